@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Text;
+
+namespace HA.Agent.Postgres;
+
+/// <summary>How pg_ctl stops a server.</summary>
+public enum StopMode
+{
+    /// <summary>Waits for clients to disconnect.</summary>
+    Smart,
+    /// <summary>Disconnects clients, checkpoints, exits cleanly.</summary>
+    Fast,
+    /// <summary>Exits at once without a checkpoint; crash recovery runs at the next start.</summary>
+    Immediate,
+}
+
+/// <summary>
+/// Controls one local PostgreSQL instance with its own programs (initdb, pg_ctl, pg_basebackup) and
+/// the settings a managed node needs. Every program runs as the PostgreSQL OS user.
+/// </summary>
+public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries binaries, PostgresOsUser osUser)
+{
+    /// <summary>The file pgha owns inside the data directory; postgresql.conf includes it.</summary>
+    public const string ManagedConfigFile = "postgresql.pgha.conf";
+
+    private static readonly TimeSpan ServerTimeout = TimeSpan.FromSeconds(90);
+
+    public NodeSettings Settings => settings;
+
+    public bool DataDirectoryExists => File.Exists(Path.Combine(settings.DataDirectory, "PG_VERSION"));
+
+    /// <summary>Creates a new primary's data directory with data checksums and the managed settings.</summary>
+    public async Task InitializeAsync(ClusterCredentials credentials, CancellationToken cancellationToken)
+    {
+        await PrepareNodeDirectoryAsync(credentials, cancellationToken).ConfigureAwait(false);
+        var passwordFile = Path.Combine(settings.NodeDirectory, "initdb.pw");
+        await osUser.WritePrivateFileAsync(passwordFile, credentials.SuperuserPassword + "\n", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RunAsync("initdb",
+            [
+                "-D", settings.DataDirectory, "-U", settings.Superuser, "--pwfile", passwordFile,
+                "--data-checksums", "-E", "UTF8", "--locale", "C",
+                "--auth-local", "trust", "--auth-host", "scram-sha-256", "--no-instructions",
+            ], cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(passwordFile);
+        }
+        await WriteConfigurationAsync(source: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Creates this node as a streaming standby of <paramref name="source"/>: pg_basebackup through a
+    /// physical slot named after the node, then <c>primary_conninfo</c> and <c>standby.signal</c>.
+    /// </summary>
+    public async Task CreateReplicaAsync(ReplicationSource source, ClusterCredentials credentials, CancellationToken cancellationToken)
+    {
+        await PrepareNodeDirectoryAsync(credentials, cancellationToken).ConfigureAwait(false);
+        List<string> arguments =
+        [
+            "-D", settings.DataDirectory, "-h", source.Host, "-p", source.Port.ToString(CultureInfo.InvariantCulture),
+            "-U", settings.ReplicationUser, "-X", "stream", "-c", "fast", "-S", settings.SlotName, "-w", "--no-password",
+        ];
+        var first = await RunRawAsync("pg_basebackup", [.. arguments, "-C"], cancellationToken).ConfigureAwait(false);
+        if (!first.Succeeded)
+        {
+            // The slot survives from an earlier life of this node: stream through it again.
+            if (!first.StandardError.Contains("already exists", StringComparison.Ordinal))
+                throw Failure("pg_basebackup", first);
+            await RemoveDirectoryContentsAsync(settings.DataDirectory, cancellationToken).ConfigureAwait(false);
+            var second = await RunRawAsync("pg_basebackup", arguments, cancellationToken).ConfigureAwait(false);
+            if (!second.Succeeded) throw Failure("pg_basebackup", second);
+        }
+        await WriteConfigurationAsync(source, cancellationToken).ConfigureAwait(false);
+        await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, "standby.signal"), "", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the managed settings (port, listen address, socket directory, replication settings,
+    /// upstream when a standby) and pg_hba.conf. Takes effect at the next start or reload.
+    /// </summary>
+    public async Task WriteConfigurationAsync(ReplicationSource? source, CancellationToken cancellationToken)
+    {
+        var managed = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["listen_addresses"] = settings.ListenAddress,
+            ["port"] = settings.Port.ToString(CultureInfo.InvariantCulture),
+            ["unix_socket_directories"] = settings.SocketDirectory,
+            ["cluster_name"] = settings.Name,
+            ["wal_level"] = "replica",
+            ["hot_standby"] = "on",
+            ["max_wal_senders"] = "10",
+            ["max_replication_slots"] = "10",
+            ["wal_keep_size"] = "128MB",
+            ["wal_log_hints"] = "on",
+            ["hot_standby_feedback"] = "on",
+            ["wal_receiver_status_interval"] = "1s",
+            ["logging_collector"] = "off",
+            ["log_line_prefix"] = "%m [%p] %q%u@%d ",
+            ["shared_buffers"] = "32MB",
+        };
+        if (source is not null)
+        {
+            managed["primary_conninfo"] =
+                $"host={source.Host} port={source.Port} user={settings.ReplicationUser} passfile={settings.PassFile} application_name={settings.Name} connect_timeout=2";
+            managed["primary_slot_name"] = settings.SlotName;
+        }
+        foreach (var (key, value) in settings.Parameters) managed[key] = value;
+
+        var conf = new StringBuilder("# Written by pgha for node ").Append(settings.Name)
+            .Append(". Rewritten on every reconfiguration: change settings through pgha, not here.\n");
+        foreach (var (key, value) in managed) conf.Append(key).Append(" = '").Append(value.Replace("'", "''", StringComparison.Ordinal)).Append("'\n");
+        await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, ManagedConfigFile), conf.ToString(), cancellationToken).ConfigureAwait(false);
+
+        var postgresqlConf = Path.Combine(settings.DataDirectory, "postgresql.conf");
+        var include = $"include '{ManagedConfigFile}'";
+        var existing = await File.ReadAllTextAsync(postgresqlConf, cancellationToken).ConfigureAwait(false);
+        if (!existing.Contains(include, StringComparison.Ordinal))
+            await File.AppendAllTextAsync(postgresqlConf, $"\n# Managed node settings (pgha)\n{include}\n", cancellationToken).ConfigureAwait(false);
+
+        var hba = new StringBuilder("# Written by pgha. TYPE DATABASE USER ADDRESS METHOD\n")
+            .Append("local all all trust\n")
+            .Append("local replication all trust\n");
+        foreach (var network in settings.HbaNetworks)
+        {
+            hba.Append("host all all ").Append(network).Append(" scram-sha-256\n");
+            hba.Append("host replication ").Append(settings.ReplicationUser).Append(' ').Append(network).Append(" scram-sha-256\n");
+        }
+        await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, "pg_hba.conf"), hba.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        RunAsync("pg_ctl", ["start", "-D", settings.DataDirectory, "-l", settings.LogFile, "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken);
+
+    /// <summary>Stops the server; stopping a server that is not running succeeds.</summary>
+    public async Task StopAsync(StopMode mode, CancellationToken cancellationToken)
+    {
+        if (ServerProcessId() is null) return;
+        var result = await RunRawAsync("pg_ctl", ["stop", "-D", settings.DataDirectory, "-m", mode.ToString().ToLowerInvariant(), "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && ServerProcessId() is not null) throw Failure("pg_ctl stop", result);
+    }
+
+    public async Task RestartAsync(StopMode mode, CancellationToken cancellationToken)
+    {
+        await StopAsync(mode, cancellationToken).ConfigureAwait(false);
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task ReloadAsync(CancellationToken cancellationToken) =>
+        RunAsync("pg_ctl", ["reload", "-D", settings.DataDirectory, "-s"], cancellationToken);
+
+    /// <summary>Ends recovery on a standby and waits until it accepts writes on a new timeline.</summary>
+    public Task PromoteAsync(CancellationToken cancellationToken) =>
+        RunAsync("pg_ctl", ["promote", "-D", settings.DataDirectory, "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken);
+
+    /// <summary>The postmaster's process id when it runs, from postmaster.pid checked against /proc.</summary>
+    public int? ServerProcessId() => ServerProcessIdOf(settings.DataDirectory);
+
+    public static int? ServerProcessIdOf(string dataDirectory)
+    {
+        string? firstLine;
+        try
+        {
+            firstLine = File.ReadLines(Path.Combine(dataDirectory, "postmaster.pid")).FirstOrDefault();
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+        if (!int.TryParse(firstLine, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return null;
+        try
+        {
+            // A stale pid file (kill -9) may name a pid that was reused by another program.
+            var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+            return comm is "postgres" or "postmaster" ? pid : null;
+        }
+        catch (IOException) { return null; }
+    }
+
+    private async Task PrepareNodeDirectoryAsync(ClusterCredentials credentials, CancellationToken cancellationToken)
+    {
+        await osUser.CreateOwnedDirectoryAsync(settings.NodeDirectory, cancellationToken).ConfigureAwait(false);
+        await osUser.CreateOwnedDirectoryAsync(settings.SocketDirectory, cancellationToken).ConfigureAwait(false);
+        await osUser.CreateOwnedDirectoryAsync(settings.DataDirectory, cancellationToken).ConfigureAwait(false);
+        await osUser.WritePrivateFileAsync(settings.PassFile,
+            $"*:*:*:{settings.ReplicationUser}:{credentials.ReplicationPassword}\n*:*:*:{settings.Superuser}:{credentials.SuperuserPassword}\n",
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteOwnedFileAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        await File.WriteAllTextAsync(path, content, cancellationToken).ConfigureAwait(false);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await osUser.ChownAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Task RemoveDirectoryContentsAsync(string directory, CancellationToken cancellationToken)
+    {
+        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (entry is DirectoryInfo d) d.Delete(recursive: true); else entry.Delete();
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var result = await RunRawAsync(program, arguments, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded) throw Failure(program == "pg_ctl" ? $"pg_ctl {arguments[0]}" : program, result);
+    }
+
+    private Task<OsCommandResult> RunRawAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
+        OsCommand.RunAsync(binaries.Path(program), arguments, cancellationToken,
+            runAsUser: osUser.RunAs,
+            environment: new Dictionary<string, string> { ["PGPASSFILE"] = settings.PassFile, ["PGCONNECT_TIMEOUT"] = "5" },
+            workingDirectory: settings.NodeDirectory,
+            timeout: ServerTimeout + TimeSpan.FromSeconds(30));
+
+    private PostgresCommandFailed Failure(string what, OsCommandResult result) =>
+        new($"{what} failed for node {settings.Name}: {result.LastErrorLine} (log: {settings.LogFile})");
+
+    private static string Seconds(TimeSpan span) => ((int)span.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using HA.Agent.Local;
+
+namespace HA.Testing;
+
+/// <summary>
+/// Loopback ports reserved for one test across every test process on the machine: a lock file per port
+/// under /tmp (created exclusively, naming the owner pid) plus a bind check. Released on dispose;
+/// a lock whose owner died is taken over.
+/// </summary>
+public sealed class FreePorts : IDisposable
+{
+    private static readonly string LockDirectory = Path.Combine(Path.GetTempPath(), "pgha-test-ports");
+    private readonly List<string> _locks = [];
+
+    public IReadOnlyList<int> Ports { get; }
+
+    private FreePorts(List<int> ports, List<string> locks)
+    {
+        Ports = ports;
+        _locks = locks;
+    }
+
+    public static FreePorts Reserve(int count)
+    {
+        Directory.CreateDirectory(LockDirectory);
+        var ports = new List<int>();
+        var locks = new List<string>();
+        var random = Random.Shared;
+        for (var attempts = 0; ports.Count < count; attempts++)
+        {
+            if (attempts > 5000) throw new InvalidOperationException($"could not reserve {count} free loopback ports");
+            var port = random.Next(20000, 59000);
+            if (ports.Contains(port)) continue;
+            var lockFile = Path.Combine(LockDirectory, port.ToString(CultureInfo.InvariantCulture));
+            if (!TryLock(lockFile)) continue;
+            if (!PortCheck.IsFree("127.0.0.1", port)) { File.Delete(lockFile); continue; }
+            ports.Add(port);
+            locks.Add(lockFile);
+        }
+        return new FreePorts(ports, locks);
+    }
+
+    private static bool TryLock(string lockFile)
+    {
+        try
+        {
+            using var stream = new FileStream(lockFile, FileMode.CreateNew, FileAccess.Write);
+            using var writer = new StreamWriter(stream);
+            writer.Write(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+            return true;
+        }
+        catch (IOException)
+        {
+            try
+            {
+                var owner = int.Parse(File.ReadAllText(lockFile).Trim(), CultureInfo.InvariantCulture);
+                if (Directory.Exists($"/proc/{owner}")) return false;
+                File.Delete(lockFile);
+                return TryLock(lockFile);
+            }
+            catch (Exception e) when (e is IOException or FormatException)
+            {
+                return false;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in _locks) File.Delete(file);
+        _locks.Clear();
+    }
+}
