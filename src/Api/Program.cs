@@ -1,1 +1,3 @@
-﻿Console.WriteLine("Hello, World!");
+using HA.Api.Cli;
+
+return await PghaCli.RunAsync(args, Console.Out, Console.Error);

@@ -41,6 +41,29 @@ public sealed class FreePorts : IDisposable
         return new FreePorts(ports, locks);
     }
 
+    /// <summary>A block of consecutive ports (for a base port and the ports after it).</summary>
+    public static FreePorts ReserveConsecutive(int count)
+    {
+        Directory.CreateDirectory(LockDirectory);
+        for (var attempts = 0; attempts < 500; attempts++)
+        {
+            var first = Random.Shared.Next(20000, 59000 - count);
+            var locks = new List<string>();
+            var ports = new List<int>();
+            for (var port = first; port < first + count; port++)
+            {
+                var lockFile = Path.Combine(LockDirectory, port.ToString(CultureInfo.InvariantCulture));
+                if (!TryLock(lockFile)) break;
+                locks.Add(lockFile);
+                if (!PortCheck.IsFree("127.0.0.1", port)) break;
+                ports.Add(port);
+            }
+            if (ports.Count == count) return new FreePorts(ports, locks);
+            foreach (var file in locks) File.Delete(file);
+        }
+        throw new InvalidOperationException($"could not reserve {count} consecutive free loopback ports");
+    }
+
     private static bool TryLock(string lockFile)
     {
         try

@@ -47,7 +47,7 @@ public sealed class TestCluster : IAsyncDisposable
                 cancellationToken);
             guard = OrphanGuard.Arm(cluster.CleanupScript(StopMode.Immediate, removeDirectory: true),
                 Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
-            await cluster.StartAsync(cancellationToken);
+            await cluster.StartAsync(cancellationToken, removeOnFailure: true);
             var testCluster = new TestCluster(cluster, ports, guard);
             try
             {

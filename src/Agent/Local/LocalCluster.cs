@@ -104,17 +104,18 @@ public sealed class LocalCluster
 
     /// <summary>
     /// Creates what does not exist yet (witness, primary, replicas from the current primary) and
-    /// starts what is stopped. A first creation that fails is rolled back: nothing is left behind.
+    /// starts what is stopped.
     /// </summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <param name="removeOnFailure">true for a cluster being created from nothing: a failure (or a
+    /// cancellation) stops what started and removes the whole directory.</param>
+    public async Task StartAsync(CancellationToken cancellationToken, bool removeOnFailure = false)
     {
-        var freshDirectory = !System.IO.Directory.Exists(Directory);
         System.IO.Directory.CreateDirectory(Directory);
         try
         {
             await StartOrCreateAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch when (freshDirectory)
+        catch when (removeOnFailure)
         {
             await DestroyAsync(CancellationToken.None).ConfigureAwait(false);
             throw;

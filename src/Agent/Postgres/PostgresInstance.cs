@@ -172,7 +172,10 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
         {
             // A stale pid file (kill -9) may name a pid that was reused by another program.
             var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
-            return comm is "postgres" or "postmaster" ? pid : null;
+            if (comm is not ("postgres" or "postmaster")) return null;
+            // A killed postmaster nobody has reaped yet is a zombie: not running.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2] == 'Z' ? null : pid;
         }
         catch (IOException) { return null; }
     }

@@ -7,5 +7,11 @@ namespace HA.Core.Errors;
 public class OperatorError(string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The process exit code the CLI uses for this error.</summary>
-    public virtual int ExitCode => 2;
+    public virtual int ExitCode => 1;
+}
+
+/// <summary>The command line itself is wrong (unknown option, missing value); exit code 2.</summary>
+public sealed class UsageError(string message) : OperatorError(message)
+{
+    public override int ExitCode => 2;
 }

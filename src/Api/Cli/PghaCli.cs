@@ -1,0 +1,79 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using HA.Api.Demo;
+using HA.Core.Errors;
+
+namespace HA.Api.Cli;
+
+/// <summary>
+/// The <c>pgha</c> command: dispatches to a command, turns SIGINT/SIGTERM into a cancellation, and
+/// prints an operator error as one line on stderr with a non-zero exit code.
+/// </summary>
+public static class PghaCli
+{
+    public const string Help = """
+        pgha — PostgreSQL high availability: failover, switchover, routing and an explained history
+
+        usage: pgha <command> [options]
+
+        commands:
+          demo       run a complete local cluster on loopback (pgha demo --help)
+          version    print the version
+
+        examples:
+          pgha demo
+          pgha demo status
+          pgha demo destroy
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        using var stopping = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        try
+        {
+            return await DispatchAsync(args, output, stopping.Token);
+        }
+        catch (OperatorError e)
+        {
+            await error.WriteLineAsync($"pgha: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("pgha: interrupted");
+            return 130;
+        }
+        catch (TimeoutException e)
+        {
+            await error.WriteLineAsync($"pgha: {e.Message}");
+            return 1;
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopping.Cancel();
+        }
+    }
+
+    private static Task<int> DispatchAsync(string[] args, TextWriter output, CancellationToken stopping)
+    {
+        var command = args.Length == 0 ? "--help" : args[0];
+        var rest = args.Skip(1).ToList();
+        switch (command)
+        {
+            case "--help" or "-h" or "help":
+                output.WriteLine(Help);
+                return Task.FromResult(0);
+            case "version" or "--version":
+                output.WriteLine($"pgha {typeof(PghaCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev"}");
+                return Task.FromResult(0);
+            case "demo":
+                return DemoCommand.RunAsync(rest, output, stopping);
+            default:
+                throw new UsageError($"unknown command '{command}'; run 'pgha --help' to see the commands");
+        }
+    }
+}

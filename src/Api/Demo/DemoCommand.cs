@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Globalization;
+using HA.Agent.Local;
+using HA.Agent.Postgres;
+using HA.Api.Cli;
+using HA.Core.Replication;
+
+namespace HA.Api.Demo;
+
+/// <summary>
+/// <c>pgha demo</c>: builds (or reuses) a witness and a streaming cluster on loopback, prints how to
+/// connect, and supervises it until Ctrl-C or SIGTERM, when it stops every instance it started.
+/// </summary>
+public static class DemoCommand
+{
+    public const string Help = """
+        pgha demo — run a complete local pgha cluster on loopback (the embedded default)
+
+        usage: pgha demo [--dir DIR] [--reset] [--nodes N] [--base-port PORT] [--topology FILE] [--pg-bin DIR]
+               pgha demo status [--dir DIR] [--json]
+               pgha demo destroy [--dir DIR]
+
+        Creates under DIR (default ./.pgha-demo) a witness PostgreSQL and a cluster of N nodes (default 3:
+        a primary and two streaming replicas), waits until every replica streams, prints the nodes with
+        their connection strings, and keeps running until Ctrl-C or SIGTERM, when it stops them all.
+        A second run reuses DIR and starts what is stopped.
+
+        options:
+          --dir DIR          where the demo lives (default ./.pgha-demo)
+          --reset            destroy what DIR holds and build from scratch
+          --nodes N          1 primary + N-1 replicas (1-16, default 3)
+          --base-port PORT   witness on PORT, nodes on PORT+1.. (default 55432)
+          --topology FILE    JSON or YAML topology: cluster, listen_address, base_port, witness.port,
+                             nodes (name, port) or replicas (a count); the first node starts as primary
+          --pg-bin DIR       PostgreSQL's bin directory (default: pg_config, then /usr/lib/postgresql/*/bin)
+
+        status               what runs, healthy or not (exit 0 when all healthy, 3 when not); --json for scripts
+        destroy              stop everything the demo started and remove DIR
+
+        examples:
+          pgha demo
+          pgha demo --reset --nodes 5 --base-port 56000
+          pgha demo --topology cluster.yaml
+          pgha demo status --json
+          pgha demo destroy
+        """;
+
+    private static readonly TimeSpan StreamingTimeout = TimeSpan.FromSeconds(120);
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken stopping)
+    {
+        var sub = arguments.Count > 0 && !arguments[0].StartsWith('-') ? arguments[0] : null;
+        var rest = sub is null ? arguments : arguments.Skip(1).ToList();
+        switch (sub)
+        {
+            case null:
+                return await RunDemoAsync(CommandLine.Parse("pgha demo", rest, ["--dir", "--nodes", "--base-port", "--topology", "--pg-bin"], ["--reset"]), output, stopping);
+            case "status":
+                return await DemoStatusCommand.RunAsync(CommandLine.Parse("pgha demo status", rest, ["--dir"], ["--json"]), output, stopping);
+            case "destroy":
+                return await DemoDestroyCommand.RunAsync(CommandLine.Parse("pgha demo destroy", rest, ["--dir"], []), output, stopping);
+            default:
+                throw new HA.Core.Errors.UsageError($"unknown demo command '{sub}'; expected status or destroy (see 'pgha demo --help')");
+        }
+    }
+
+    private static async Task<int> RunDemoAsync(CommandLine cli, TextWriter output, CancellationToken stopping)
+    {
+        if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
+        cli.NoPositionals();
+        var directory = new DemoDirectory(cli.Value("--dir") ?? DemoDirectory.DefaultPath);
+        var requested = RequestedTopology(cli);
+
+        if (File.Exists(directory.Path)) throw new DemoError($"--dir {directory.Path} is a file, not a directory");
+        if (directory.SupervisorPid() is { } running)
+            throw new DemoError($"a demo is already running in {directory.Path} (pid {running}); stop it with Ctrl-C there, or run 'pgha demo destroy --dir {directory.Path}'");
+
+        if (cli.Has("--reset") && directory.Exists)
+        {
+            if (!directory.HoldsDemo && !directory.IsEmptyOrMissing)
+                throw new DemoError($"{directory.Path} is not a pgha demo directory (no demo.json): --reset will not remove it");
+            await DemoDestroyCommand.DestroyAsync(directory, output, stopping);
+        }
+
+        DemoState state;
+        var fresh = !directory.HoldsDemo;
+        if (fresh)
+        {
+            if (!directory.IsEmptyOrMissing)
+                throw new DemoError($"{directory.Path} exists and is not a pgha demo directory (no demo.json); choose another --dir");
+            state = DemoState.From(requested ?? LocalTopology.Generate("demo", 3, LocalTopology.DefaultBasePort),
+                ClusterCredentials.Generate(), cli.Value("--pg-bin"), DateTimeOffset.UtcNow);
+        }
+        else
+        {
+            state = directory.Load();
+            if (requested is not null && !SameTopology(requested, state.Topology))
+                throw new DemoError($"{directory.Path} already holds cluster '{state.Cluster}' ({Describe(state.Topology)}); run with --reset to rebuild it as {Describe(requested)}");
+        }
+
+        var options = new LocalClusterOptions { BinDirectory = cli.Value("--pg-bin") ?? state.PgBinDirectory };
+        var cluster = await LocalCluster.OpenAsync(directory.Path, state.Topology, state.Credentials, options, stopping);
+
+        output.WriteLine(fresh
+            ? $"pgha demo: creating cluster '{state.Cluster}' in {directory.Path}: {Describe(state.Topology)} (PostgreSQL {cluster.Binaries.MajorVersion})"
+            : $"pgha demo: starting cluster '{state.Cluster}' from {directory.Path}: {Describe(state.Topology)}");
+        directory.Save(state);
+        directory.WritePid();
+        using var guard = OrphanGuard.Arm(cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(directory.Path, "orphan-guard.log"));
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await cluster.StartAsync(stopping, removeOnFailure: fresh);
+            await cluster.WaitForStreamingAsync(StreamingTimeout, stopping);
+            var replicas = cluster.Nodes.Count - 1;
+            output.WriteLine(replicas == 0
+                ? $"ready: primary {cluster.CurrentPrimary().Settings.Name} running after {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s"
+                : $"ready: {replicas} replicas streaming from {cluster.CurrentPrimary().Settings.Name} after {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s");
+            output.WriteLine();
+            var snapshot = await DemoSnapshot.TakeAsync(cluster, directory, stopping);
+            output.Write(snapshot.Table());
+            output.WriteLine();
+            output.WriteLine($"Connect with: psql '{cluster.ClientUri(cluster.CurrentPrimary())}'");
+            output.WriteLine($"pgha demo is running. Ctrl-C stops it; the data stays in {directory.Path} ('pgha demo destroy' removes it).");
+            await output.FlushAsync(stopping);
+            await SuperviseAsync(cluster, directory, snapshot, output, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Ctrl-C or SIGTERM: fall through to the orderly stop.
+        }
+        finally
+        {
+            if (Directory.Exists(directory.Path))
+            {
+                output.WriteLine("pgha demo: stopping every instance");
+                await cluster.StopAsync(StopMode.Fast, CancellationToken.None);
+                directory.RemovePid();
+                output.WriteLine("pgha demo: stopped");
+            }
+            guard.Disarm();
+        }
+        return 0;
+    }
+
+    /// <summary>Reports every change of a node's state until stopped (agents will act on them in later versions).</summary>
+    private static async Task SuperviseAsync(LocalCluster cluster, DemoDirectory directory, DemoSnapshot last, TextWriter output, CancellationToken stopping)
+    {
+        while (true)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+            var now = await DemoSnapshot.TakeAsync(cluster, directory, stopping);
+            foreach (var row in now.Nodes)
+            {
+                var before = last.Nodes.FirstOrDefault(n => n.Name == row.Name);
+                if (before is null || before.Role != row.Role || before.State != row.State)
+                    output.WriteLine($"{DateTime.Now:HH:mm:ss} {row.Name}: {row.Role} {row.State}" + (before is null ? "" : $" (was {before.Role} {before.State})"));
+            }
+            await output.FlushAsync(stopping);
+            last = now;
+        }
+    }
+
+    private static LocalTopology? RequestedTopology(CommandLine cli)
+    {
+        var nodes = cli.Integer("--nodes", 1, 16);
+        var basePort = cli.Integer("--base-port", 1024, 65535 - 16);
+        var file = cli.Value("--topology");
+        if (file is not null)
+        {
+            if (nodes is not null) throw new HA.Core.Errors.UsageError("--nodes and --topology cannot be combined: give the node count in the topology file (nodes or replicas)");
+            return TopologyFile.Load(file, basePort ?? LocalTopology.DefaultBasePort);
+        }
+        if (nodes is null && basePort is null) return null;
+        return LocalTopology.Generate("demo", nodes ?? 3, basePort ?? LocalTopology.DefaultBasePort);
+    }
+
+    private static bool SameTopology(LocalTopology a, LocalTopology b) =>
+        a.ClusterName == b.ClusterName && a.WitnessPort == b.WitnessPort && a.ListenAddress == b.ListenAddress &&
+        a.Nodes.SequenceEqual(b.Nodes);
+
+    private static string Describe(LocalTopology topology) =>
+        $"witness on {topology.WitnessPort}, {topology.Nodes.Count} node(s) {string.Join(", ", topology.Nodes.Select(n => $"{n.Name}:{n.Port}"))} on {topology.ListenAddress}";
+}
