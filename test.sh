@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every pgha test (unit, integration on real PostgreSQL clusters, end-to-end through the pgha
+# binary). Installs its prerequisites first. Ends with one line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+if ! scripts/prerequisites.sh --test; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+if ! dotnet build HA.sln -nologo -v quiet -clp:ErrorsOnly; then
+  echo "the build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+log="$(mktemp -t pgha-test-log.XXXXXX)"
+dotnet test HA.sln --no-build -nologo "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# Each test assembly ends with "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T".
+read -r passed failed skipped < <(awk '
+  /(Passed|Failed)! +- Failed:/ {
+    gsub(/,/, ""); for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1)
+    }
+  }
+  END { print p+0, f+0, s+0 }' "$log")
+rm -f "$log"
+
+# No PostgreSQL started by a test may outlive the run (the orphan guards stop them asynchronously).
+orphans() { pgrep -f -- "-D /tmp/pgha-test-" | wc -l; }
+for _ in $(seq 1 150); do [ "$(orphans)" -eq 0 ] && break; sleep 0.1; done
+if [ "$(orphans)" -gt 0 ]; then
+  echo "orphaned PostgreSQL processes after the test run:"
+  pgrep -af -- "-D /tmp/pgha-test-"
+  failed=$((failed + 1))
+  status=1
+fi
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "dotnet test exited with $status (a test host crashed or an assembly could not run)"
+  failed=1
+fi
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]
