@@ -49,6 +49,9 @@ public sealed class LocalCluster
     public PostgresInstance Witness { get; }
     public IReadOnlyList<PostgresInstance> Nodes { get; }
 
+    /// <summary>Told of each step as it completes ("n2: base backup from n1 done"), for progress output.</summary>
+    public Action<string>? Progress { get; set; }
+
     /// <summary>Every instance, the witness first.</summary>
     public IEnumerable<PostgresInstance> Instances => Nodes.Prepend(Witness);
 
@@ -132,7 +135,11 @@ public sealed class LocalCluster
         var source = new ReplicationSource(Topology.ListenAddress, primary.Settings.Port);
         await Task.WhenAll(Nodes.Where(n => n != primary).Select(async replica =>
         {
-            if (!replica.DataDirectoryExists) await replica.CreateReplicaAsync(source, Credentials, cancellationToken).ConfigureAwait(false);
+            if (!replica.DataDirectoryExists)
+            {
+                await replica.CreateReplicaAsync(source, Credentials, cancellationToken).ConfigureAwait(false);
+                Progress?.Invoke($"{replica.Settings.Name}: base backup from {primary.Settings.Name} done");
+            }
             await EnsureRunningAsync(replica, initialize: false, cancellationToken).ConfigureAwait(false);
         })).ConfigureAwait(false);
     }
@@ -161,8 +168,16 @@ public sealed class LocalCluster
 
     private async Task EnsureRunningAsync(PostgresInstance instance, bool initialize, CancellationToken cancellationToken)
     {
-        if (!instance.DataDirectoryExists && initialize) await instance.InitializeAsync(Credentials, cancellationToken).ConfigureAwait(false);
-        if (instance.ServerProcessId() is null) await instance.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (!instance.DataDirectoryExists && initialize)
+        {
+            await instance.InitializeAsync(Credentials, cancellationToken).ConfigureAwait(false);
+            Progress?.Invoke($"{instance.Settings.Name}: initdb done");
+        }
+        if (instance.ServerProcessId() is null)
+        {
+            await instance.StartAsync(cancellationToken).ConfigureAwait(false);
+            Progress?.Invoke($"{instance.Settings.Name}: started on port {instance.Settings.Port}");
+        }
     }
 
     /// <summary>The node that is not a standby (no standby.signal), or the topology's first node for a new cluster.</summary>

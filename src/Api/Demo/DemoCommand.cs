@@ -108,10 +108,12 @@ public static class DemoCommand
         directory.WritePid();
         using var guard = OrphanGuard.Arm(cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(directory.Path, "orphan-guard.log"));
         var clock = Stopwatch.StartNew();
+        cluster.Progress = step => output.WriteLine($"  {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture),6} s  {step}");
         try
         {
             await cluster.StartAsync(stopping, removeOnFailure: fresh);
             await cluster.WaitForStreamingAsync(StreamingTimeout, stopping);
+            cluster.Progress = null;
             var replicas = cluster.Nodes.Count - 1;
             output.WriteLine(replicas == 0
                 ? $"ready: primary {cluster.CurrentPrimary().Settings.Name} running after {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s"
