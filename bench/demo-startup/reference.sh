@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Reference for the demo start-up benchmark: the same cluster built by hand with PostgreSQL's own
 # programs and nothing else (witness + primary + 2 streaming replicas, checksums, slots), timed
-# until the primary reports both replicas streaming. What pgha demo does, minus pgha.
+# until the primary reports both replicas streaming. What pgha demo --reset does, minus pgha: like
+# --reset it first stops and removes the cluster a previous run left in DIR.
 # usage: reference.sh DIR BASE_PORT
 set -euo pipefail
 dir=$1; base=$2
 bin=$(pg_config --bindir)
 as() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ -d "$dir" ]; then
+  for d in "$dir"/*/data; do [ -f "$d/postmaster.pid" ] && as "$bin/pg_ctl" stop -D "$d" -m immediate -s; done
+  rm -rf "$dir"
+fi
 mkdir -p "$dir"; [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
 conf() { # dir port
   cat >> "$1/data/postgresql.conf" <<CONF

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace HA.Agent.Postgres;
 
 /// <summary>
@@ -5,15 +7,16 @@ namespace HA.Agent.Postgres;
 /// runs every PostgreSQL program as <see cref="Name"/> (normally <c>postgres</c>) and hands it the
 /// directories it needs; otherwise everything runs as the current user.
 /// </summary>
-public sealed class PostgresOsUser
+public sealed partial class PostgresOsUser
 {
     public const string DefaultName = "postgres";
 
-    private PostgresOsUser(string? runAs, string name, int uid)
+    private PostgresOsUser(string? runAs, string name, int uid, int gid)
     {
         RunAs = runAs;
         Name = name;
         Uid = uid;
+        Gid = gid;
     }
 
     /// <summary>The user passed to <c>runuser</c>, or null when programs run as the current user.</summary>
@@ -24,20 +27,26 @@ public sealed class PostgresOsUser
 
     public int Uid { get; }
 
+    /// <summary>The account's primary group, given to the files it owns.</summary>
+    public int Gid { get; }
+
     /// <summary>Resolves the account: <paramref name="configuredName"/> when running as root, else the current user.</summary>
     public static async Task<PostgresOsUser> ResolveAsync(string? configuredName, CancellationToken cancellationToken)
     {
         if (!Environment.IsPrivilegedProcess)
-        {
-            var self = await OsCommand.RunAsync("id", ["-u"], cancellationToken).ConfigureAwait(false);
-            return new PostgresOsUser(null, Environment.UserName, int.Parse(self.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture));
-        }
+            return new PostgresOsUser(null, Environment.UserName, await IdAsync("-u", null, cancellationToken).ConfigureAwait(false), await IdAsync("-g", null, cancellationToken).ConfigureAwait(false));
         var name = string.IsNullOrWhiteSpace(configuredName) ? DefaultName : configuredName;
-        var id = await OsCommand.RunAsync("id", ["-u", name], cancellationToken).ConfigureAwait(false);
-        if (!id.Succeeded)
+        var uid = await IdAsync("-u", name, cancellationToken).ConfigureAwait(false);
+        if (uid < 0)
             throw new PostgresNotFoundError(
                 $"OS user '{name}' does not exist; PostgreSQL cannot run as root, so pgha runs it as '{name}': install Debian's postgresql package (it creates the user) or set postgresql.os_user");
-        return new PostgresOsUser(name, name, int.Parse(id.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture));
+        return new PostgresOsUser(name, name, uid, await IdAsync("-g", name, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<int> IdAsync(string which, string? user, CancellationToken cancellationToken)
+    {
+        var result = await OsCommand.RunAsync("id", user is null ? [which] : [which, user], cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? int.Parse(result.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture) : -1;
     }
 
     /// <summary>Creates <paramref name="directory"/> (and parents) and gives it to this account with mode 0700.</summary>
@@ -56,14 +65,17 @@ public sealed class PostgresOsUser
         if (RunAs is not null) await ChownAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task ChownAsync(string path, CancellationToken cancellationToken, bool recursive = false)
+    /// <summary>Gives one file or directory to this account (a no-op when not running as root).</summary>
+    public Task ChownAsync(string path, CancellationToken cancellationToken)
     {
-        if (RunAs is null) return;
-        List<string> args = recursive ? ["-R", $"{Name}:", path] : [$"{Name}:", path];
-        var result = await OsCommand.RunAsync("chown", args, cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded)
-            throw new DataDirectoryError($"cannot give {path} to OS user '{Name}': {result.LastErrorLine}");
+        cancellationToken.ThrowIfCancellationRequested();
+        if (RunAs is not null && Chown(path, Uid, Gid) != 0)
+            throw new DataDirectoryError($"cannot give {path} to OS user '{Name}': {Marshal.GetLastPInvokeErrorMessage()}");
+        return Task.CompletedTask;
     }
+
+    [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Chown(string path, int owner, int group);
 
     /// <summary>The numeric owner of a path and its name (or the number when it has no name).</summary>
     public static async Task<(int Uid, string Name)> OwnerOfAsync(string path, CancellationToken cancellationToken)
