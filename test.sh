@@ -16,6 +16,14 @@ if ! dotnet build HA.sln -nologo -v quiet -clp:ErrorsOnly; then
   exit 1
 fi
 
+# The code style is part of the suite: a file dotnet format would change counts as one failure.
+format_failed=0
+if ! dotnet format HA.sln --verify-no-changes >/dev/null 2>&1; then
+  echo "dotnet format would change these files (run: dotnet format HA.sln):"
+  dotnet format HA.sln --verify-no-changes 2>&1 | sed -E 's/\(.*//' | sort -u | head -20
+  format_failed=1
+fi
+
 log="$(mktemp -t pgha-test-log.XXXXXX)"
 dotnet test HA.sln --no-build -nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -29,6 +37,9 @@ read -r passed failed skipped < <(awk '
   }
   END { print p+0, f+0, s+0 }' "$log")
 rm -f "$log"
+
+failed=$((failed + format_failed))
+[ "$format_failed" -eq 0 ] || status=1
 
 # No PostgreSQL started by a test may outlive the run (the orphan guards stop them asynchronously).
 orphans() { pgrep -f -- "-D /tmp/pgha-test-" | wc -l; }

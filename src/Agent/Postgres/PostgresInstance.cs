@@ -220,8 +220,31 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
             workingDirectory: settings.NodeDirectory,
             timeout: ServerTimeout + TimeSpan.FromSeconds(30));
 
-    private PostgresCommandFailed Failure(string what, OsCommandResult result) =>
-        new($"{what} failed for node {settings.Name}: {result.LastErrorLine} (log: {settings.LogFile})");
+    /// <summary>One line: what failed, the program's last error line and, for the server, the log's own reason.</summary>
+    private PostgresCommandFailed Failure(string what, OsCommandResult result)
+    {
+        var reason = result.LastErrorLine;
+        if (what.StartsWith("pg_ctl", StringComparison.Ordinal) && File.Exists(settings.LogFile))
+        {
+            if (ServerLogReason(settings.LogFile) is { } logReason) reason += $"; server log: {logReason}";
+            reason += $" (log: {settings.LogFile})";
+        }
+        return new PostgresCommandFailed($"{what} failed for node {settings.Name}: {reason}");
+    }
+
+    /// <summary>
+    /// The server's own explanation of its last fatal error: the FATAL (or PANIC) line and the line
+    /// before it, which usually names the cause ("invalid value for parameter ...", "could not bind ...").
+    /// </summary>
+    internal static string? ServerLogReason(string logFile)
+    {
+        var tail = File.ReadLines(logFile).TakeLast(50).ToList();
+        var fatal = tail.FindLastIndex(l => l.Contains("FATAL:", StringComparison.Ordinal) || l.Contains("PANIC:", StringComparison.Ordinal));
+        if (fatal < 0) return null;
+        static string Strip(string line) => line[(line.IndexOf("] ", StringComparison.Ordinal) + 1)..].Trim();
+        var cause = fatal > 0 && !tail[fatal - 1].Contains("FATAL:", StringComparison.Ordinal) ? Strip(tail[fatal - 1]) + " | " : "";
+        return cause + Strip(tail[fatal]);
+    }
 
     private static string Seconds(TimeSpan span) => ((int)span.TotalSeconds).ToString(CultureInfo.InvariantCulture);
 }

@@ -30,8 +30,16 @@ public static class DemoStatusCommand
                 supervisor = new { running = snapshot.SupervisorPid is not null, pid = snapshot.SupervisorPid },
                 nodes = snapshot.Nodes.Select(n => new
                 {
-                    name = n.Name, role = n.Role, state = n.State, healthy = n.Healthy, pid = n.Pid, port = n.Port,
-                    timeline = n.Timeline, lsn = n.Lsn, lag_bytes = n.LagBytes, connection = n.Connection,
+                    name = n.Name,
+                    role = n.Role,
+                    state = n.State,
+                    healthy = n.Healthy,
+                    pid = n.Pid,
+                    port = n.Port,
+                    timeline = n.Timeline,
+                    lsn = n.Lsn,
+                    lag_bytes = n.LagBytes,
+                    connection = n.Connection,
                 }),
             }, new JsonSerializerOptions { WriteIndented = true }));
         }

@@ -99,3 +99,22 @@ public sealed class instance_control_changes_roles_and_survives_crashes
         await cluster.DisposeAsync();
     }
 }
+
+public sealed class a_server_that_cannot_start
+{
+    [Fact]
+    public async Task reports_the_reason_from_the_server_log_in_one_line()
+    {
+        await using var cluster = await TestCluster.StartAsync(nodes: 1);
+        var node = cluster.Primary;
+        await node.StopAsync(StopMode.Fast, default);
+        await File.AppendAllTextAsync(Path.Combine(node.Settings.DataDirectory, "postgresql.conf"), "\nshared_buffers = 'lots'\n");
+
+        var error = await Assert.ThrowsAsync<PostgresCommandFailed>(() => node.StartAsync(default));
+
+        Assert.StartsWith("pg_ctl start failed for node n1: ", error.Message);
+        Assert.Contains("invalid value for parameter \"shared_buffers\": \"lots\"", error.Message);
+        Assert.EndsWith($"(log: {node.Settings.LogFile})", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+}

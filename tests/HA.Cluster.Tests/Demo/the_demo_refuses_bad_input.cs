@@ -122,3 +122,38 @@ public sealed class the_demo_refuses_bad_input
         return file;
     }
 }
+
+/// <summary>A failure half-way through creating a new demo removes everything created so far.</summary>
+public sealed class a_demo_that_fails_while_being_created
+{
+    [Fact]
+    public async Task is_rolled_back_leaving_no_directory_and_no_process()
+    {
+        await using var sandbox = new DemoSandbox();
+        // A PostgreSQL bin directory whose pg_basebackup fails: witness and primary get created and
+        // started before the replicas' base backups fail.
+        var bin = Directory.CreateTempSubdirectory("pgha-failing-bin-").FullName;
+        try
+        {
+            var real = (await HA.Agent.Postgres.PostgresBinaries.LocateAsync(null, default)).BinDirectory;
+            foreach (var program in Directory.GetFiles(real))
+                File.CreateSymbolicLink(Path.Combine(bin, Path.GetFileName(program)), program);
+            File.Delete(Path.Combine(bin, "pg_basebackup"));
+            await File.WriteAllTextAsync(Path.Combine(bin, "pg_basebackup"), "#!/bin/sh\necho 'pg_basebackup: error: disk on fire' >&2\nexit 1\n");
+            File.SetUnixFileMode(Path.Combine(bin, "pg_basebackup"), (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(bin, (UnixFileMode)0b111_101_101);
+
+            var (code, output, error) = await PghaProcess.RunAsync(sandbox.Demo("--base-port", sandbox.BasePortText, "--pg-bin", bin));
+
+            Assert.Equal(1, code);
+            Assert.Matches(@"^pgha: pg_basebackup failed for node n[23]: pg_basebackup: error: disk on fire$", error.Trim());
+            Assert.Contains("n1: started on port", output);
+            Assert.False(Directory.Exists(sandbox.Directory), "the half-created demo directory is still there");
+            Assert.Empty(sandbox.PostgresProcesses());
+        }
+        finally
+        {
+            Directory.Delete(bin, recursive: true);
+        }
+    }
+}

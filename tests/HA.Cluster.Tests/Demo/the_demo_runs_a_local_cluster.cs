@@ -141,8 +141,12 @@ public sealed class the_demo_runs_a_local_cluster
         var credentials = parsed.UserInfo.Split(':');
         return new NpgsqlConnectionStringBuilder
         {
-            Host = parsed.Host, Port = parsed.Port, Username = credentials[0], Password = credentials[1],
-            Database = parsed.AbsolutePath.Trim('/'), Pooling = false,
+            Host = parsed.Host,
+            Port = parsed.Port,
+            Username = credentials[0],
+            Password = credentials[1],
+            Database = parsed.AbsolutePath.Trim('/'),
+            Pooling = false,
         }.ConnectionString;
     }
 
