@@ -1,0 +1,24 @@
+namespace HA.Core.Events;
+
+/// <summary>A node's agent won the coordinator lease; <see cref="FencingToken"/> is that lease's token.</summary>
+public sealed record CoordinatorElected(string Node, long FencingToken) : ClusterEvent, INodeEvent;
+
+/// <summary>Automatic failover is frozen until resumed; survives restarts and coordinator changes.</summary>
+public sealed record FailoverPaused(string Reason) : ClusterEvent;
+
+public sealed record FailoverResumed(string Reason) : ClusterEvent;
+
+/// <summary>Cluster-wide PostgreSQL parameters set (value) or reset (null); restart-only ones listed as pending.</summary>
+public sealed record PostgresParametersChanged(
+    IReadOnlyDictionary<string, string?> Changes,
+    IReadOnlyList<string> PendingRestart) : ClusterEvent;
+
+public enum SynchronousMode
+{
+    Off,
+    On,
+    Quorum,
+}
+
+/// <summary>The coordinator changed synchronous_standby_names.</summary>
+public sealed record SynchronousStandbysChanged(SynchronousMode Mode, int NodeCount, IReadOnlyList<string> Standbys) : ClusterEvent;

@@ -1,0 +1,28 @@
+namespace HA.Core.Events;
+
+/// <summary>What the coordinator can tell an agent to do to its own PostgreSQL.</summary>
+public enum DirectiveKind
+{
+    Fence,
+    Promote,
+    Demote,
+    Rewind,
+    Reinitialize,
+    Repoint,
+    Checkpoint,
+    ApplyConfig,
+}
+
+/// <summary>The coordinator sent a directive to one node's agent (term and fencing token let the agent refuse a stale one).</summary>
+public sealed record DirectiveIssued(
+    string DirectiveId,
+    string Node,
+    DirectiveKind Kind,
+    long Term,
+    long FencingToken,
+    DateTimeOffset ExpiresAt,
+    IReadOnlyDictionary<string, string> Arguments) : ClusterEvent, INodeEvent, ITermEvent;
+
+public sealed record DirectiveSucceeded(string DirectiveId, string Node, TimeSpan Duration, string Detail) : ClusterEvent, INodeEvent;
+
+public sealed record DirectiveFailed(string DirectiveId, string Node, TimeSpan Duration, string Error) : ClusterEvent, INodeEvent;

@@ -1,0 +1,272 @@
+using HA.Core.Events;
+
+namespace HA.Core.State;
+
+/// <summary>The position and metadata the witness store stamps on an appended event.</summary>
+public readonly record struct EventStamp(long Version, DateTimeOffset At, long? FencingToken);
+
+public enum NodeRole
+{
+    Unknown,
+    Primary,
+    Replica,
+    /// <summary>Was primary before the last PrimaryChanged; must rejoin (rewind or base backup) before serving.</summary>
+    FormerPrimary,
+}
+
+/// <summary>One member of the cluster as the event log describes it.</summary>
+public sealed class NodeView
+{
+    public string Name { get; set; } = "";
+    public string Host { get; set; } = "";
+    public int Port { get; set; }
+    public NodeRole Role { get; set; }
+    public NodeHealth Health { get; set; }
+    public string? HealthReason { get; set; }
+    public bool Fenced { get; set; }
+    public bool Detached { get; set; }
+    public string? DetachedReason { get; set; }
+    public bool NoFailover { get; set; }
+    public int FailoverPriority { get; set; }
+    public ReplicationStatus Replication { get; set; }
+    public string? SyncState { get; set; }
+    public long? LagBytes { get; set; }
+    public string? Upstream { get; set; }
+    public int? Timeline { get; set; }
+    public long LastChangeVersion { get; set; }
+    public DateTimeOffset LastChangeAt { get; set; }
+}
+
+/// <summary>A directive issued and not yet answered.</summary>
+public sealed record PendingDirective(string DirectiveId, string Node, DirectiveKind Kind, long Term, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
+
+/// <summary>A failover or switchover in progress.</summary>
+public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset StartedAt, string? From, string? To);
+
+/// <summary>
+/// The cluster as its event stream describes it, built only by <see cref="Apply"/>: members, roles,
+/// health, term, pause, detached nodes, pending directives, PostgreSQL parameters. Pure: replaying the
+/// same events with the same stamps always gives the same state. <see cref="Check"/> says whether an
+/// event may be appended next.
+/// </summary>
+public sealed class ClusterState
+{
+    /// <summary>The stream's key, <c>cluster/&lt;name&gt;</c>.</summary>
+    public string Id { get; set; } = "";
+    public string Cluster { get; set; } = "";
+    public long Version { get; set; }
+    public DateTimeOffset? BootstrappedAt { get; set; }
+    public DateTimeOffset? LastChangeAt { get; set; }
+
+    /// <summary>The highest term any event has carried; a new failover takes Term + 1.</summary>
+    public long Term { get; set; }
+
+    /// <summary>The term in which the current primary was named.</summary>
+    public long PrimaryTerm { get; set; }
+    public string? Primary { get; set; }
+    public int Timeline { get; set; }
+    public string? PrimaryLsn { get; set; }
+    public string? Coordinator { get; set; }
+    public long CoordinatorToken { get; set; }
+    public long HighestFencingToken { get; set; }
+    public bool Paused { get; set; }
+    public string? PausedReason { get; set; }
+    public string? PausedBy { get; set; }
+    public DateTimeOffset? PausedAt { get; set; }
+    public SynchronousMode SynchronousMode { get; set; }
+    public int SynchronousNodeCount { get; set; }
+    public List<string> SynchronousStandbys { get; set; } = [];
+    public SortedDictionary<string, NodeView> Nodes { get; set; } = new(StringComparer.Ordinal);
+    public SortedDictionary<string, PendingDirective> PendingDirectives { get; set; } = new(StringComparer.Ordinal);
+    public SortedDictionary<string, string> Parameters { get; set; } = new(StringComparer.Ordinal);
+    public List<string> PendingRestart { get; set; } = [];
+    public ActiveOperation? Failover { get; set; }
+    public ActiveOperation? Switchover { get; set; }
+
+    public static string StreamKey(string cluster) => "cluster/" + cluster;
+
+    public bool IsBootstrapped => Version > 0;
+
+    /// <summary>Why <paramref name="e"/> may not be appended next, or null when it may.</summary>
+    public string? Check(ClusterEvent e, long? fencingToken = null)
+    {
+        if (!IsBootstrapped)
+            return e is ClusterBootstrapped b ? CheckBootstrap(b) : $"cluster {Cluster} has no history yet: its first event must be ClusterBootstrapped, not {e.GetType().Name}";
+        if (e is ClusterBootstrapped) return $"cluster {Cluster} is already bootstrapped (at version {Version})";
+        if (fencingToken is { } token && token < HighestFencingToken)
+            return $"fencing token {token} is older than {HighestFencingToken}, already used on cluster {Cluster}: a newer coordinator has taken over";
+        if (e is ITermEvent termed && termed.Term < Term)
+            return $"{e.GetType().Name} carries term {termed.Term}, older than the cluster's current term {Term}";
+        switch (e)
+        {
+            case NodeJoined joined:
+                if (Nodes.ContainsKey(joined.Node)) return $"node {joined.Node} is already a member of cluster {Cluster}";
+                return NodeSpecProblem(joined.Spec);
+            case INodeEvent about when !Nodes.ContainsKey(about.Node):
+                return $"unknown node '{about.Node}' in cluster {Cluster} (members: {string.Join(", ", Nodes.Keys)})";
+        }
+        return e switch
+        {
+            PrimaryChanged p when p.Term == PrimaryTerm && p.Node != Primary => $"term {p.Term} already has primary {Primary}; a new primary needs a new term",
+            DirectiveSucceeded s when !PendingDirectives.ContainsKey(s.DirectiveId) => $"directive {s.DirectiveId} is not pending (unknown, or already answered)",
+            DirectiveFailed f when !PendingDirectives.ContainsKey(f.DirectiveId) => $"directive {f.DirectiveId} is not pending (unknown, or already answered)",
+            DirectiveIssued d when PendingDirectives.ContainsKey(d.DirectiveId) => $"directive {d.DirectiveId} was already issued",
+            FailoverPaused when Paused => $"cluster {Cluster} is already paused",
+            FailoverResumed when !Paused => $"cluster {Cluster} is not paused",
+            FailoverCompleted c when Failover?.Id != c.FailoverId => $"failover {c.FailoverId} is not in progress",
+            FailoverFailed f when Failover?.Id != f.FailoverId => $"failover {f.FailoverId} is not in progress",
+            SynchronousStandbysChanged s when s.Standbys.FirstOrDefault(n => !Nodes.ContainsKey(n)) is { } unknown => $"unknown node '{unknown}' in synchronous standbys of cluster {Cluster}",
+            _ => null,
+        };
+    }
+
+    private static string? CheckBootstrap(ClusterBootstrapped b)
+    {
+        if (b.Members.Count == 0) return "ClusterBootstrapped lists no members";
+        if (b.Members.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } twice) return $"node {twice.Key} is listed twice in ClusterBootstrapped";
+        if (b.Members.All(m => m.Name != b.Primary)) return $"primary {b.Primary} is not among the members of ClusterBootstrapped";
+        return b.Members.Select(NodeSpecProblem).FirstOrDefault(p => p is not null);
+    }
+
+    private static string? NodeSpecProblem(NodeSpec spec) =>
+        string.IsNullOrWhiteSpace(spec.Name) ? "a node needs a name"
+        : spec.Port is < 1 or > 65535 ? $"node {spec.Name} has port {spec.Port}, outside 1-65535"
+        : string.IsNullOrWhiteSpace(spec.Host) ? $"node {spec.Name} has no host"
+        : null;
+
+    /// <summary>Applies one event. The caller has checked it (<see cref="Check"/>) or is replaying a stream that was.</summary>
+    public void Apply(ClusterEvent e, EventStamp stamp)
+    {
+        Version = stamp.Version;
+        LastChangeAt = stamp.At;
+        if (stamp.FencingToken is { } token && token > HighestFencingToken) HighestFencingToken = token;
+        if (e is ITermEvent termed && termed.Term > Term) Term = termed.Term;
+        switch (e)
+        {
+            case ClusterBootstrapped b:
+                Cluster = b.Cluster;
+                Id = StreamKey(b.Cluster);
+                BootstrappedAt = stamp.At;
+                Term = Math.Max(Term, 1);
+                PrimaryTerm = 1;
+                Primary = b.Primary;
+                Timeline = b.Timeline;
+                PrimaryLsn = b.Lsn;
+                foreach (var member in b.Members)
+                {
+                    var node = Join(member, stamp);
+                    node.Role = member.Name == b.Primary ? NodeRole.Primary : NodeRole.Replica;
+                    node.Health = NodeHealth.Healthy;
+                    node.Timeline = b.Timeline;
+                }
+                break;
+            case NodeJoined j:
+                Join(j.Spec, stamp).Role = NodeRole.Replica;
+                break;
+            case NodeLeft l:
+                Nodes.Remove(l.Node);
+                SynchronousStandbys.Remove(l.Node);
+                PendingRestart.Remove(l.Node);
+                if (Primary == l.Node) Primary = null;
+                break;
+            case NodeDetached d:
+                Touch(d.Node, stamp, n => { n.Detached = true; n.DetachedReason = d.Reason; });
+                break;
+            case NodeAttached a:
+                Touch(a.Node, stamp, n => { n.Detached = false; n.DetachedReason = null; });
+                break;
+            case NodeHealthChanged h:
+                Touch(h.Node, stamp, n => { n.Health = h.Health; n.HealthReason = h.Reason; });
+                break;
+            case ReplicationStateChanged r:
+                Touch(r.Node, stamp, n => { n.Replication = r.Status; n.SyncState = r.SyncState; n.LagBytes = r.LagBytes; n.Upstream = r.Upstream; });
+                break;
+            case CoordinatorElected c:
+                Coordinator = c.Node;
+                CoordinatorToken = c.FencingToken;
+                if (c.FencingToken > HighestFencingToken) HighestFencingToken = c.FencingToken;
+                break;
+            case FailoverPaused p:
+                (Paused, PausedReason, PausedBy, PausedAt) = (true, p.Reason, p.By.ToString(), stamp.At);
+                break;
+            case FailoverResumed:
+                (Paused, PausedReason, PausedBy, PausedAt) = (false, null, null, null);
+                break;
+            case PostgresParametersChanged p:
+                foreach (var (name, value) in p.Changes)
+                {
+                    if (value is null) Parameters.Remove(name); else Parameters[name] = value;
+                }
+                PendingRestart = [.. p.PendingRestart];
+                break;
+            case SynchronousStandbysChanged s:
+                (SynchronousMode, SynchronousNodeCount, SynchronousStandbys) = (s.Mode, s.NodeCount, [.. s.Standbys]);
+                break;
+            case FailoverStarted f:
+                Failover = new ActiveOperation(f.FailoverId, "failover", stamp.At, f.OldPrimary, f.Candidate);
+                break;
+            case FailoverCompleted or FailoverFailed:
+                Failover = null;
+                break;
+            case NodeFenced f:
+                Touch(f.Node, stamp, n => n.Fenced = true);
+                break;
+            case PrimaryChanged p:
+                if (Primary is { } old && old != p.Node && Nodes.ContainsKey(old))
+                    Touch(old, stamp, n => n.Role = NodeRole.FormerPrimary);
+                Touch(p.Node, stamp, n => { n.Role = NodeRole.Primary; n.Fenced = false; n.Replication = ReplicationStatus.Unknown; n.LagBytes = null; n.Upstream = null; n.Timeline = p.Timeline; });
+                (Primary, PrimaryTerm, Timeline, PrimaryLsn) = (p.Node, p.Term, p.Timeline, p.Lsn);
+                break;
+            case NodeRejoined r:
+                Touch(r.Node, stamp, n => { n.Role = NodeRole.Replica; n.Fenced = false; n.Timeline = r.Timeline; });
+                break;
+            case SwitchoverRequested s:
+                Switchover = new ActiveOperation(s.SwitchoverId, "switchover", stamp.At, s.From, s.To);
+                break;
+            case SwitchoverCompleted or SwitchoverFailed:
+                Switchover = null;
+                break;
+            case DirectiveIssued d:
+                PendingDirectives[d.DirectiveId] = new PendingDirective(d.DirectiveId, d.Node, d.Kind, d.Term, stamp.At, d.ExpiresAt);
+                break;
+            case DirectiveSucceeded s:
+                PendingDirectives.Remove(s.DirectiveId);
+                break;
+            case DirectiveFailed f:
+                PendingDirectives.Remove(f.DirectiveId);
+                break;
+        }
+    }
+
+    /// <summary>Replays a whole stream from nothing.</summary>
+    public static ClusterState Replay(IEnumerable<(ClusterEvent Event, EventStamp Stamp)> events, ClusterState? from = null)
+    {
+        var state = from ?? new ClusterState();
+        foreach (var (e, stamp) in events) state.Apply(e, stamp);
+        return state;
+    }
+
+    private NodeView Join(NodeSpec spec, EventStamp stamp)
+    {
+        var node = new NodeView
+        {
+            Name = spec.Name,
+            Host = spec.Host,
+            Port = spec.Port,
+            FailoverPriority = spec.FailoverPriority,
+            NoFailover = spec.NoFailover,
+            LastChangeVersion = stamp.Version,
+            LastChangeAt = stamp.At,
+        };
+        Nodes[spec.Name] = node;
+        return node;
+    }
+
+    private void Touch(string name, EventStamp stamp, Action<NodeView> change)
+    {
+        if (!Nodes.TryGetValue(name, out var node)) return;
+        change(node);
+        node.LastChangeVersion = stamp.Version;
+        node.LastChangeAt = stamp.At;
+    }
+}
