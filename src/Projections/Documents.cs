@@ -1,0 +1,38 @@
+using HA.Core.State;
+
+namespace HA.Projections;
+
+/// <summary>The cluster state as it was right after <see cref="Version"/>: time travel starts from the nearest one.</summary>
+public sealed class ClusterSnapshot
+{
+    /// <summary><c>&lt;cluster&gt;@&lt;version&gt;</c></summary>
+    public string Id { get; set; } = "";
+    public string Cluster { get; set; } = "";
+    public long Version { get; set; }
+    public DateTimeOffset At { get; set; }
+    public ClusterState State { get; set; } = new();
+
+    public static string IdFor(string cluster, long version) => $"{cluster}@{version:D12}";
+}
+
+/// <summary>One node of one cluster as projected: what <c>GET nodes/{name}</c> shows.</summary>
+public sealed class NodeDocument
+{
+    /// <summary><c>&lt;cluster&gt;/&lt;node&gt;</c></summary>
+    public string Id { get; set; } = "";
+    public string Cluster { get; set; } = "";
+    public long ClusterVersion { get; set; }
+    public NodeView Node { get; set; } = new();
+
+    public static string IdFor(string cluster, string node) => $"{cluster}/{node}";
+}
+
+/// <summary>The routing table as stored: <see cref="RoutingTable"/> keyed by cluster name.</summary>
+public sealed class RoutingDocument
+{
+    public string Id { get; set; } = "";
+    public RoutingTable Table { get; set; } = null!;
+}
+
+/// <summary>What the change notification says: which cluster moved to which version and term.</summary>
+public sealed record ClusterChanged(string Cluster, long Version, long Term, string? Primary);

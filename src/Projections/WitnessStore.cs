@@ -1,0 +1,243 @@
+using System.Text;
+using System.Text.Json;
+using HA.Core.Events;
+using HA.Core.History;
+using HA.Core.State;
+using JasperFx;
+using JasperFx.Events;
+using Marten;
+using Marten.Exceptions;
+using Marten.Services;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace HA.Projections;
+
+/// <summary>
+/// pgha's witness store: one Marten event stream per cluster (<c>cluster/&lt;name&gt;</c>) in its own
+/// schema of the witness database, several clusters side by side. Every append goes through
+/// <see cref="AppendAsync"/>, which takes the expected stream version and the appender's fencing
+/// token, checks each event against the current state, and in the same transaction stores the
+/// projections (cluster state, routing table, node documents, periodic snapshots) and raises a
+/// PostgreSQL notification that is delivered on commit.
+/// </summary>
+public sealed partial class WitnessStore : IAsyncDisposable
+{
+    public const string FencingTokenHeader = "fencing_token";
+    public const string NodesHeader = "nodes";
+
+    private readonly DocumentStore _store;
+    private readonly NpgsqlDataSource _dataSource;
+
+    private WitnessStore(DocumentStore store, NpgsqlDataSource dataSource, WitnessStoreOptions options)
+    {
+        _store = store;
+        _dataSource = dataSource;
+        Options = options;
+    }
+
+    public WitnessStoreOptions Options { get; }
+
+    /// <summary>Raised in this process after each committed append (other processes LISTEN on <see cref="WitnessStoreOptions.NotificationChannel"/>).</summary>
+    public event Action<ClusterChanged>? Changed;
+
+    private string Schema => Options.Schema;
+
+    /// <summary>Connects, creates or updates the schema, and returns the store.</summary>
+    public static async Task<WitnessStore> OpenAsync(WitnessStoreOptions options, CancellationToken cancellationToken = default)
+    {
+        // Quick appends write now() at time zone 'utc' into a timestamptz: only right when the session is UTC.
+        var connectionString = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Timezone = "UTC" }.ConnectionString;
+        var dataSource = NpgsqlDataSource.Create(connectionString);
+        var store = DocumentStore.For(opts =>
+        {
+            opts.Connection(dataSource);
+            opts.DatabaseSchemaName = options.Schema;
+            opts.Events.DatabaseSchemaName = options.Schema;
+            opts.Events.StreamIdentity = StreamIdentity.AsString;
+            opts.Events.AppendMode = EventAppendMode.Quick;
+            opts.Events.UseExclusiveLockOnConcurrentAppends = true;
+            opts.Events.MetadataConfig.HeadersEnabled = true;
+            opts.Events.MetadataConfig.CorrelationIdEnabled = true;
+            opts.Events.AddEventTypes(EventTypes.All);
+            opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.CamelCase);
+            opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+            opts.Schema.For<ClusterState>().Identity(s => s.Id);
+            opts.Schema.For<RoutingDocument>().Identity(r => r.Id);
+            opts.Schema.For<NodeDocument>().Identity(n => n.Id).Index(n => n.Cluster);
+            opts.Schema.For<ClusterSnapshot>().Identity(s => s.Id).Index(s => s.Cluster);
+        });
+        try
+        {
+            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or MartenException)
+        {
+            store.Dispose();
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw new HA.Core.Errors.OperatorError($"cannot open the witness store (schema {options.Schema}): {e.GetBaseException().Message}; check witness.connection_string", e);
+        }
+        return new WitnessStore(store, dataSource, options);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="events"/> to <paramref name="cluster"/>'s stream if it is at
+    /// <paramref name="expectedVersion"/> (0 for a new cluster, whose first event must be
+    /// ClusterBootstrapped). Each event is checked against the state it would follow; one refused event
+    /// refuses the whole batch. A lost race throws <see cref="WitnessConcurrencyException"/>; nothing is
+    /// ever half-appended.
+    /// </summary>
+    public async Task<ClusterState> AppendAsync(string cluster, long expectedVersion, IReadOnlyList<ClusterEvent> events, long? fencingToken = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(events.Count);
+        var key = ClusterState.StreamKey(cluster);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // Serialise appenders of this stream: the row lock is held until commit.
+        var current = await StreamVersionForUpdateAsync(connection, transaction, key, cancellationToken).ConfigureAwait(false);
+        if (current != expectedVersion) throw new WitnessConcurrencyException(cluster, expectedVersion, current);
+
+        await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction, false));
+        var state = current == 0 ? new ClusterState { Cluster = cluster, Id = key } : await session.LoadAsync<ClusterState>(key, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"cluster {cluster} has events but no projected state; rebuild its projections");
+        var now = await TransactionTimeAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var before = state.Version;
+        var built = new List<IEvent>(events.Count);
+        foreach (var e in events)
+        {
+            if (e is ClusterBootstrapped b && b.Cluster != cluster)
+                throw new EventRejectedError(cluster, nameof(ClusterBootstrapped), $"it names cluster {b.Cluster}");
+            var problem = state.Check(e, fencingToken);
+            if (problem is not null) throw new EventRejectedError(cluster, e.GetType().Name, problem);
+            state.Apply(e, new EventStamp(state.Version + 1, now, fencingToken));
+            built.Add(Build(session, e, fencingToken));
+        }
+        session.CorrelationId = events[0].CorrelationId;
+        if (current == 0) session.Events.StartStream(key, built);
+        else session.Events.Append(key, current + events.Count, built);
+        StoreProjections(session, state, before);
+
+        try
+        {
+            await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await StampAsync(connection, transaction, key, current, now, cancellationToken).ConfigureAwait(false);
+            await NotifyAsync(connection, transaction, state, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException or JasperFx.Events.ExistingStreamIdCollisionException || e.GetBaseException() is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new WitnessConcurrencyException(cluster, expectedVersion, await VersionAsync(cluster, cancellationToken).ConfigureAwait(false));
+        }
+        Changed?.Invoke(new ClusterChanged(cluster, state.Version, state.Term, state.Primary));
+        return state;
+    }
+
+    private static IEvent Build(IDocumentSession session, ClusterEvent e, long? fencingToken)
+    {
+        var built = session.Events.BuildEvent(e);
+        if (fencingToken is { } token) built.SetHeader(FencingTokenHeader, token);
+        built.SetHeader(NodesHeader, string.Join(',', EventTypes.NodesOf(e)));
+        built.CorrelationId = e.CorrelationId;
+        return built;
+    }
+
+    /// <summary>Stores everything projected from <paramref name="state"/>; a snapshot when the batch crossed a snapshot boundary.</summary>
+    private void StoreProjections(IDocumentSession session, ClusterState state, long versionBefore)
+    {
+        session.Store(state);
+        session.Store(new RoutingDocument { Id = state.Cluster, Table = RoutingTable.From(state, Options.MaxReplicaLagBytes) });
+        foreach (var node in state.Nodes.Values.Where(n => n.LastChangeVersion > versionBefore || versionBefore == 0))
+            session.Store(new NodeDocument { Id = NodeDocument.IdFor(state.Cluster, node.Name), Cluster = state.Cluster, ClusterVersion = state.Version, Node = node });
+        if (state.Version / Options.SnapshotEvery > versionBefore / Options.SnapshotEvery)
+            session.Store(new ClusterSnapshot { Id = ClusterSnapshot.IdFor(state.Cluster, state.Version), Cluster = state.Cluster, Version = state.Version, At = state.LastChangeAt ?? default, State = state });
+    }
+
+    /// <summary>
+    /// Gives the events just appended the transaction's time, the one the projections were stamped
+    /// with: Marten stamps a new stream's first events on a path of its own, a few milliseconds apart.
+    /// </summary>
+    private async Task StampAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, long versionBefore, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var stamp = new NpgsqlCommand($"UPDATE {Schema}.mt_events SET timestamp = @at WHERE stream_id = @key AND version > @before AND timestamp <> @at", connection, transaction);
+        stamp.Parameters.AddWithValue("at", at.UtcDateTime);
+        stamp.Parameters.AddWithValue("key", key);
+        stamp.Parameters.AddWithValue("before", versionBefore);
+        await stamp.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClusterState state, CancellationToken cancellationToken)
+    {
+        // Inside the transaction: PostgreSQL delivers it on commit, never for a rolled-back append.
+        await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection, transaction);
+        notify.Parameters.AddWithValue("channel", Options.NotificationChannel);
+        notify.Parameters.AddWithValue("payload", JsonSerializer.Serialize(new ClusterChanged(state.Cluster, state.Version, state.Term, state.Primary)));
+        await notify.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<long> StreamVersionForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT version FROM {Schema}.mt_streams WHERE id = @id FOR UPDATE", connection, transaction);
+        command.Parameters.AddWithValue("id", key);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : 0;
+    }
+
+    private static async Task<DateTimeOffset> TransactionTimeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        // Quick appends stamp every event of the transaction with now(): the same value, read here first.
+        await using var command = new NpgsqlCommand("SELECT now()", connection, transaction);
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : (DateTimeOffset)value!;
+    }
+
+    /// <summary>The cluster's stream version (0 when it has no events).</summary>
+    public async Task<long> VersionAsync(string cluster, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand($"SELECT version FROM {Schema}.mt_streams WHERE id = @id");
+        command.Parameters.AddWithValue("id", ClusterState.StreamKey(cluster));
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : 0;
+    }
+
+    /// <summary>Every cluster with a history in this store.</summary>
+    public async Task<IReadOnlyList<string>> ClustersAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand($"SELECT id FROM {Schema}.mt_streams WHERE id LIKE 'cluster/%' ORDER BY id");
+        var clusters = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) clusters.Add(reader.GetString(0)["cluster/".Length..]);
+        return clusters;
+    }
+
+    /// <summary>The live projected state; <see cref="UnknownClusterError"/> when the cluster has no history.</summary>
+    public async Task<ClusterState> StateAsync(string cluster, CancellationToken cancellationToken = default)
+    {
+        await using var session = _store.QuerySession();
+        return await session.LoadAsync<ClusterState>(ClusterState.StreamKey(cluster), cancellationToken).ConfigureAwait(false)
+            ?? throw new UnknownClusterError(cluster, await ClustersAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The live routing table.</summary>
+    public async Task<RoutingTable> RoutingAsync(string cluster, CancellationToken cancellationToken = default)
+    {
+        await using var session = _store.QuerySession();
+        var document = await session.LoadAsync<RoutingDocument>(cluster, cancellationToken).ConfigureAwait(false)
+            ?? throw new UnknownClusterError(cluster, await ClustersAsync(cancellationToken).ConfigureAwait(false));
+        return document.Table;
+    }
+
+    /// <summary>One node's projected view; errors name the cluster's members when the node is unknown.</summary>
+    public async Task<NodeView> NodeAsync(string cluster, string node, CancellationToken cancellationToken = default)
+    {
+        await using var session = _store.QuerySession();
+        var document = await session.LoadAsync<NodeDocument>(NodeDocument.IdFor(cluster, node), cancellationToken).ConfigureAwait(false);
+        if (document is not null) return document.Node;
+        var state = await StateAsync(cluster, cancellationToken).ConfigureAwait(false);
+        throw new HA.Core.Errors.OperatorError($"unknown node '{node}' in cluster {cluster} (members: {string.Join(", ", state.Nodes.Keys)})");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _store.Dispose();
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,20 @@
+namespace HA.Projections;
+
+/// <summary>Where the witness store lives and how it projects.</summary>
+public sealed record WitnessStoreOptions
+{
+    /// <summary>The witness database (config key witness.connection_string).</summary>
+    public required string ConnectionString { get; init; }
+
+    /// <summary>The schema holding pgha's tables in the witness database (witness.schema).</summary>
+    public string Schema { get; init; } = "pgha";
+
+    /// <summary>Replicas lagging more than this serve no reads in the projected routing table (proxy.max_replica_lag).</summary>
+    public long MaxReplicaLagBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>A state snapshot is kept every this many events, so time travel replays at most that many.</summary>
+    public int SnapshotEvery { get; init; } = 1000;
+
+    /// <summary>The PostgreSQL NOTIFY channel raised after each committed append.</summary>
+    public string NotificationChannel => $"{Schema}_cluster_changed";
+}
