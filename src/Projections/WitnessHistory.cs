@@ -80,8 +80,18 @@ public sealed partial class WitnessStore
         {
             if (at < live.BootstrappedAt)
                 throw new HistoryRangeError($"cluster {cluster} did not exist at {at:O}: its history starts at {live.BootstrappedAt:O}");
-            await using var command = _dataSource.CreateCommand($"SELECT max(version) FROM {Schema}.mt_events WHERE stream_id = @key AND timestamp <= @at");
+            // Times never decrease along a stream, so the snapshots around T bound the search to the
+            // events between them: a short index range scan instead of a scan of the whole stream.
+            await using var bounds = _store.QuerySession();
+            var from = await bounds.Query<ClusterSnapshot>().Where(s => s.Cluster == cluster && s.At <= at!.Value)
+                .OrderByDescending(s => s.Version).Select(s => s.Version).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+            var beyond = await bounds.Query<ClusterSnapshot>().Where(s => s.Cluster == cluster && s.At > at!.Value)
+                .OrderBy(s => s.Version).Select(s => s.Version).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = _dataSource.CreateCommand(
+                $"SELECT max(version) FROM {Schema}.mt_events WHERE stream_id = @key AND version >= @from AND version <= @to AND timestamp <= @at");
             command.Parameters.AddWithValue("key", ClusterState.StreamKey(cluster));
+            command.Parameters.AddWithValue("from", Math.Max(from, 1));
+            command.Parameters.AddWithValue("to", beyond == 0 ? live.Version : beyond);
             command.Parameters.AddWithValue("at", at!.Value.UtcDateTime);
             target = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long found ? found : 0;
             if (target == 0) throw new HistoryRangeError($"cluster {cluster} did not exist at {at:O}: its history starts at {live.BootstrappedAt:O}");

@@ -65,7 +65,7 @@ public sealed partial class WitnessStore : IAsyncDisposable
             opts.Schema.For<ClusterState>().Identity(s => s.Id);
             opts.Schema.For<RoutingDocument>().Identity(r => r.Id);
             opts.Schema.For<NodeDocument>().Identity(n => n.Id).Index(n => n.Cluster);
-            opts.Schema.For<ClusterSnapshot>().Identity(s => s.Id).Index(s => s.Cluster);
+            opts.Schema.For<ClusterSnapshot>().Identity(s => s.Id).Index(s => s.Cluster).Index(s => s.Version).Index(s => s.At);
         });
         try
         {
@@ -101,7 +101,7 @@ public sealed partial class WitnessStore : IAsyncDisposable
         await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction, false));
         var state = current == 0 ? new ClusterState { Cluster = cluster, Id = key } : await session.LoadAsync<ClusterState>(key, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"cluster {cluster} has events but no projected state; rebuild its projections");
-        var now = await TransactionTimeAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var now = await StampTimeAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         var before = state.Version;
         var built = new List<IEvent>(events.Count);
         foreach (var e in events)
@@ -154,8 +154,8 @@ public sealed partial class WitnessStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Gives the events just appended the transaction's time, the one the projections were stamped
-    /// with: Marten stamps a new stream's first events on a path of its own, a few milliseconds apart.
+    /// Gives the events just appended the time the projections were stamped with (Marten's Quick
+    /// append stamps the transaction's start, and a new stream's first events on a path of its own).
     /// </summary>
     private async Task StampAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, long versionBefore, DateTimeOffset at, CancellationToken cancellationToken)
     {
@@ -182,10 +182,13 @@ public sealed partial class WitnessStore : IAsyncDisposable
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : 0;
     }
 
-    private static async Task<DateTimeOffset> TransactionTimeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// The database time this append's events are stamped with. Read after the stream lock is held, so
+    /// along one stream the times never decrease with the version (time travel relies on it).
+    /// </summary>
+    private static async Task<DateTimeOffset> StampTimeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        // Quick appends stamp every event of the transaction with now(): the same value, read here first.
-        await using var command = new NpgsqlCommand("SELECT now()", connection, transaction);
+        await using var command = new NpgsqlCommand("SELECT clock_timestamp()", connection, transaction);
         var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : (DateTimeOffset)value!;
     }

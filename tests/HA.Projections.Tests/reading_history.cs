@@ -77,7 +77,14 @@ public sealed class reading_history(TestWitness witness)
             var expected = ClusterState.Replay(all.Take(v).Select(e => (e.Event, e.Stamp)));
             Assert.Equal(Json(expected), Json(state));
             Assert.Equal(Json(RoutingTable.From(expected, store.Options.MaxReplicaLagBytes)), Json(routing));
+
+            // At the time of event v: the last event at or before that time (a batch shares one time).
+            var at = all[v - 1].At;
+            var (atTime, _) = await store.StateAtAsync("snap", at: at);
+            Assert.Equal(all.Where(e => e.At <= at).Max(e => e.Version), atTime.Version);
+            Assert.Equal(Json(ClusterState.Replay(all.Take((int)atTime.Version).Select(e => (e.Event, e.Stamp)))), Json(atTime));
         }
+        Assert.Equal(all.Select(e => e.At).Order(), all.Select(e => e.At));
     }
 
     [Fact]
