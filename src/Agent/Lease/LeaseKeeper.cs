@@ -43,7 +43,8 @@ public sealed class LeaseKeeper(
     /// Holds <paramref name="lease"/> until <paramref name="cancellationToken"/> is cancelled (then
     /// releases it) or the lease is lost (then calls <paramref name="giveUp"/> and returns its report).
     /// </summary>
-    public async Task<LeaseGivenUp?> HoldAsync(LeaseGrant lease, Func<LeaseGivenUp, Task> giveUp, CancellationToken cancellationToken)
+    /// <param name="releaseOnCancel">false leaves the lease to expire, as a crashed holder would.</param>
+    public async Task<LeaseGivenUp?> HoldAsync(LeaseGrant lease, Func<LeaseGivenUp, Task> giveUp, CancellationToken cancellationToken, bool releaseOnCancel = true)
     {
         var lastRenewalStart = time.GetTimestamp();
         while (true)
@@ -55,7 +56,7 @@ public sealed class LeaseKeeper(
             }
             catch (OperationCanceledException)
             {
-                await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+                if (releaseOnCancel) await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
                 return null;
             }
 
@@ -95,7 +96,7 @@ public sealed class LeaseKeeper(
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
+                    if (releaseOnCancel) await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
                     return null;
                 }
                 catch (Exception e) when (e is LeaseStoreUnavailableException or OperationCanceledException or TimeoutException)
