@@ -42,11 +42,11 @@ failed=$((failed + format_failed))
 [ "$format_failed" -eq 0 ] || status=1
 
 # No PostgreSQL started by a test may outlive the run (the orphan guards stop them asynchronously).
-orphans() { pgrep -f -- "-D /tmp/pgha-test-" | wc -l; }
+orphans() { pgrep -f -- "^[^ ]*/(postgres|etcd) .*(-D|--data-dir) /tmp/pgha-test-" | wc -l; }
 for _ in $(seq 1 150); do [ "$(orphans)" -eq 0 ] && break; sleep 0.1; done
 if [ "$(orphans)" -gt 0 ]; then
   echo "orphaned PostgreSQL processes after the test run:"
-  pgrep -af -- "-D /tmp/pgha-test-"
+  pgrep -af -- "^[^ ]*/(postgres|etcd) .*(-D|--data-dir) /tmp/pgha-test-"
   failed=$((failed + 1))
   status=1
 fi

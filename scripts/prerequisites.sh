@@ -12,6 +12,8 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
 fi
 if [ "${1:-}" = "--test" ]; then
   command -v pgbench >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/pgbench" >/dev/null || missing+=(postgresql-contrib)
+  # A three-member etcd cluster on loopback for the lease tests (the package starts no service here).
+  [ -x /usr/bin/etcd ] && [ -x /usr/bin/etcdctl ] || missing+=(etcd-server etcd-client)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -99,8 +99,9 @@ public sealed class LeaseKeeper(
                     if (releaseOnCancel) await ReleaseQuietlyAsync(lease).ConfigureAwait(false);
                     return null;
                 }
-                catch (Exception e) when (e is LeaseStoreUnavailableException or OperationCanceledException or TimeoutException)
+                catch (Exception e)
                 {
+                    // Anything but a definite loss leaves the outcome unknown: retry until the deadline.
                     failure = e is OperationCanceledException ? "renewal timed out" : e.Message;
                     _logger.LogWarning("Renewing lease {Key} failed: {Failure}; retrying until the deadline", lease.Key, failure);
                     try { await DelayUntilAsync(Math.Min(time.GetTimestamp() + Ticks(timings.Ttl / 20), deadline), cancellationToken).ConfigureAwait(false); }

@@ -1,0 +1,109 @@
+// Lease benchmark: per backend, acquire and renew latency and the handover time after the holder
+// dies, each beside a reference (one bare round trip to the same store) measured in the same run.
+//   dotnet run -c Release --project bench/Lease -- [--samples 500] [--handovers 5] [--etcd http://127.0.0.1:2379,...]
+using System.Diagnostics;
+using System.Globalization;
+using HA.Agent.Lease;
+using HA.Agent.Postgres;
+using HA.Core.Leases;
+using Npgsql;
+
+var samples = Option("--samples", 500);
+var handovers = Option("--handovers", 5);
+var rows = new List<string>();
+
+// PostgreSQL: a witness started here with durable settings.
+var directory = Path.Combine(Path.GetTempPath(), "pgha-bench-lease-" + Guid.NewGuid().ToString("N")[..8]);
+var binaries = await PostgresBinaries.LocateAsync(null, default);
+var osUser = await PostgresOsUser.ResolveAsync(null, default);
+var witness = new PostgresInstance(new NodeSettings { Name = "witness", NodeDirectory = Path.Combine(directory, "witness"), Port = 47600 + Random.Shared.Next(100) }, binaries, osUser);
+using var guard = OrphanGuard.Arm($"runuser -u {osUser.Name} -- {binaries.Path("pg_ctl")} stop -D '{witness.Settings.DataDirectory}' -m immediate -s; rm -rf '{directory}'\n", "/dev/null");
+Directory.CreateDirectory(directory);
+await witness.InitializeAsync(ClusterCredentials.Generate(), default);
+await witness.StartAsync(default);
+try
+{
+    var connectionString = new NpgsqlConnectionStringBuilder(NodeProbe.ConnectionString(witness.Settings)) { Pooling = true }.ConnectionString;
+    await using var postgres = await PostgresLeaseStore.OpenAsync(connectionString);
+    await using var raw = NpgsqlDataSource.Create(connectionString);
+    rows.AddRange(await MeasureAsync(postgres, TimeSpan.FromSeconds(2), async () =>
+    {
+        await using var command = raw.CreateCommand("SELECT clock_timestamp()");
+        await command.ExecuteScalarAsync();
+    }, "SELECT clock_timestamp()"));
+
+    var etcdIndex = Array.IndexOf(args, "--etcd");
+    if (etcdIndex >= 0)
+    {
+        var endpoints = args[etcdIndex + 1];
+        await using var etcd = await EtcdLeaseStore.OpenAsync(new EtcdLeaseOptions { Endpoints = endpoints });
+        rows.AddRange(await MeasureAsync(etcd, TimeSpan.FromSeconds(2), () => etcd.ReadAsync("bench/reference", default), "a range read of one key"));
+    }
+
+    Console.WriteLine("| backend | measurement | p50 (ms) | p99 (ms) | reference | ref p50 (ms) | ref p99 (ms) |");
+    Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+    foreach (var row in rows) Console.WriteLine(row);
+    Console.WriteLine();
+    Console.WriteLine($"{samples} samples per latency row; {handovers} handovers per backend; handover = from the holder's death (no more renewals, no release) until a contender polling every 100 ms holds the key.");
+}
+finally
+{
+    await witness.StopAsync(StopMode.Immediate, default);
+    Directory.Delete(directory, recursive: true);
+    guard.Disarm();
+}
+
+async Task<List<string>> MeasureAsync(ILeaseStore store, TimeSpan ttl, Func<Task> reference, string referenceName)
+{
+    var acquire = new double[samples];
+    var renew = new double[samples];
+    var baseline = new double[samples];
+    for (var i = 0; i < samples; i++)
+    {
+        var key = $"bench/{Guid.NewGuid():N}";
+        var clock = Stopwatch.StartNew();
+        var grant = (await store.TryAcquireAsync(key, "holder", ttl, default))!;
+        acquire[i] = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        await store.RenewAsync(grant, default);
+        renew[i] = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        await reference();
+        baseline[i] = clock.Elapsed.TotalMilliseconds;
+        await store.ReleaseAsync(grant, default);
+    }
+
+    var handover = new double[handovers];
+    for (var i = 0; i < handovers; i++)
+    {
+        var key = $"bench/handover/{Guid.NewGuid():N}";
+        var dead = (await store.TryAcquireAsync(key, "dead", ttl, default))!;
+        await store.RenewAsync(dead, default);
+        var clock = Stopwatch.StartNew(); // the holder dies right after a renewal: the worst case
+        while (await store.TryAcquireAsync(key, "next", ttl, default) is null) await Task.Delay(100);
+        handover[i] = clock.Elapsed.TotalMilliseconds;
+    }
+    var ttlMs = ttl.TotalMilliseconds.ToString(CultureInfo.InvariantCulture);
+    return
+    [
+        Row(store.Backend, "acquire (free key)", acquire, referenceName, baseline),
+        Row(store.Backend, "renew", renew, referenceName, baseline),
+        string.Create(CultureInfo.InvariantCulture, $"| {store.Backend} | handover after the holder dies, TTL {ttlMs} ms | {Percentile(handover, 0.5):0} | {Percentile(handover, 0.99):0} | the TTL itself | {ttlMs} | {ttlMs} |"),
+    ];
+}
+
+int Option(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+static double Percentile(double[] values, double p)
+{
+    var sorted = values.Order().ToArray();
+    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
+
+static string Row(string backend, string what, double[] values, string referenceWhat, double[] referenceValues) =>
+    string.Create(CultureInfo.InvariantCulture,
+        $"| {backend} | {what} | {Percentile(values, 0.5):0.00} | {Percentile(values, 0.99):0.00} | {referenceWhat} | {Percentile(referenceValues, 0.5):0.00} | {Percentile(referenceValues, 0.99):0.00} |");
