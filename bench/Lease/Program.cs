@@ -1,6 +1,7 @@
 // Lease benchmark: per backend, acquire and renew latency and the handover time after the holder
 // dies, each beside a reference (one bare round trip to the same store) measured in the same run.
-//   dotnet run -c Release --project bench/Lease -- [--samples 500] [--handovers 5] [--etcd http://127.0.0.1:2379,...]
+//   dotnet run -c Release --project bench/Lease -- [--samples 500] [--handovers 5]
+// Consul is not measured: no real Consul runs on these machines (the tests use a double).
 using System.Diagnostics;
 using System.Globalization;
 using HA.Agent.Lease;
@@ -32,12 +33,11 @@ try
         await command.ExecuteScalarAsync();
     }, "SELECT clock_timestamp()"));
 
-    var etcdIndex = Array.IndexOf(args, "--etcd");
-    if (etcdIndex >= 0)
+    // etcd: a real three-member cluster on loopback, as in the tests.
+    await using (var cluster = await HA.Testing.EtcdCluster.StartAsync())
     {
-        var endpoints = args[etcdIndex + 1];
-        await using var etcd = await EtcdLeaseStore.OpenAsync(new EtcdLeaseOptions { Endpoints = endpoints });
-        rows.AddRange(await MeasureAsync(etcd, TimeSpan.FromSeconds(2), () => etcd.ReadAsync("bench/reference", default), "a range read of one key"));
+        await using var etcd = await EtcdLeaseStore.OpenAsync(new EtcdLeaseOptions { Endpoints = cluster.Endpoints });
+        rows.AddRange(await MeasureAsync(etcd, TimeSpan.FromSeconds(2), () => etcd.ReadAsync("bench/reference", default), "a read of one key (range request)"));
     }
 
     Console.WriteLine("| backend | measurement | p50 (ms) | p99 (ms) | reference | ref p50 (ms) | ref p99 (ms) |");

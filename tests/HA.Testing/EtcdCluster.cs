@@ -81,6 +81,26 @@ public sealed class EtcdCluster : IAsyncDisposable
         _members[member] = process;
     }
 
+    /// <summary>Turns authentication on with a root user and <paramref name="user"/> allowed to read and write /pgha/.</summary>
+    public async Task EnableAuthenticationAsync(string user, string password)
+    {
+        var rootPassword = Guid.NewGuid().ToString("N");
+        foreach (var command in new[]
+        {
+            new[] { "user", "add", $"root:{rootPassword}", "--interactive=false" },
+            ["role", "add", "pgha"],
+            ["role", "grant-permission", "pgha", "--prefix=true", "readwrite", "/pgha/"],
+            ["user", "add", $"{user}:{password}", "--interactive=false"],
+            ["user", "grant-role", user, "pgha"],
+            ["auth", "enable"],
+        })
+        {
+            var result = await OsCommand.RunAsync("/usr/bin/etcdctl", ["--endpoints", Endpoints, .. command], default,
+                environment: new Dictionary<string, string> { ["ETCDCTL_API"] = "3" });
+            if (!result.Succeeded) throw new InvalidOperationException($"etcdctl {string.Join(' ', command)}: {result.LastErrorLine}");
+        }
+    }
+
     /// <summary>kill -9 of one member.</summary>
     public void Kill(int member)
     {
