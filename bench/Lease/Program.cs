@@ -3,14 +3,15 @@
 //   dotnet run -c Release --project bench/Lease -- [--samples 500] [--handovers 5]
 // Consul is not measured: no real Consul runs on these machines (the tests use a double).
 using System.Diagnostics;
+using HA.Bench;
 using System.Globalization;
 using HA.Agent.Lease;
 using HA.Agent.Postgres;
 using HA.Core.Leases;
 using Npgsql;
 
-var samples = Option("--samples", 500);
-var handovers = Option("--handovers", 5);
+var samples = BenchStats.Option(args, "--samples", 500);
+var handovers = BenchStats.Option(args, "--handovers", 5);
 var rows = new List<string>();
 
 // PostgreSQL: a witness started here with durable settings.
@@ -88,22 +89,12 @@ async Task<List<string>> MeasureAsync(ILeaseStore store, TimeSpan ttl, Func<Task
     [
         Row(store.Backend, "acquire (free key)", acquire, referenceName, baseline),
         Row(store.Backend, "renew", renew, referenceName, baseline),
-        string.Create(CultureInfo.InvariantCulture, $"| {store.Backend} | handover after the holder dies, TTL {ttlMs} ms | {Percentile(handover, 0.5):0} | {Percentile(handover, 0.99):0} | the TTL itself | {ttlMs} | {ttlMs} |"),
+        string.Create(CultureInfo.InvariantCulture, $"| {store.Backend} | handover after the holder dies, TTL {ttlMs} ms | {BenchStats.Percentile(handover, 0.5):0} | {BenchStats.Percentile(handover, 0.99):0} | the TTL itself | {ttlMs} | {ttlMs} |"),
     ];
 }
 
-int Option(string name, int fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
-}
 
-static double Percentile(double[] values, double p)
-{
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-}
 
 static string Row(string backend, string what, double[] values, string referenceWhat, double[] referenceValues) =>
     string.Create(CultureInfo.InvariantCulture,
-        $"| {backend} | {what} | {Percentile(values, 0.5):0.00} | {Percentile(values, 0.99):0.00} | {referenceWhat} | {Percentile(referenceValues, 0.5):0.00} | {Percentile(referenceValues, 0.99):0.00} |");
+        $"| {backend} | {what} | {BenchStats.Percentile(values, 0.5):0.00} | {BenchStats.Percentile(values, 0.99):0.00} | {referenceWhat} | {BenchStats.Percentile(referenceValues, 0.5):0.00} | {BenchStats.Percentile(referenceValues, 0.99):0.00} |");

@@ -2,6 +2,7 @@
 // each beside a reference measured in the same run on the same PostgreSQL.
 //   dotnet run -c Release --project bench/Witness -- [--events 100000] [--samples 1000]
 using System.Diagnostics;
+using HA.Bench;
 using System.Globalization;
 using HA.Agent.Postgres;
 using HA.Core.Events;
@@ -9,8 +10,8 @@ using HA.Core.State;
 using HA.Projections;
 using Npgsql;
 
-var events = Option("--events", 100_000);
-var samples = Option("--samples", 1000);
+var events = BenchStats.Option(args, "--events", 100_000);
+var samples = BenchStats.Option(args, "--samples", 1000);
 var directory = Path.Combine(Path.GetTempPath(), "pgha-bench-witness-" + Guid.NewGuid().ToString("N")[..8]);
 var port = 47700 + Random.Shared.Next(200);
 var binaries = await PostgresBinaries.LocateAsync(null, default);
@@ -125,11 +126,6 @@ finally
     guard.Disarm();
 }
 
-int Option(string name, int fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
-}
 
 static async Task Sql(NpgsqlDataSource source, string sql)
 {
@@ -137,12 +133,7 @@ static async Task Sql(NpgsqlDataSource source, string sql)
     await command.ExecuteNonQueryAsync();
 }
 
-static double Percentile(double[] values, double p)
-{
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-}
 
 static string Row(string what, double[] values, string referenceWhat, double[] referenceValues) =>
     string.Create(CultureInfo.InvariantCulture,
-        $"| {what} | {Percentile(values, 0.5):0.00} | {Percentile(values, 0.99):0.00} | {referenceWhat} | {Percentile(referenceValues, 0.5):0.00} | {Percentile(referenceValues, 0.99):0.00} | {Percentile(values, 0.5) / Percentile(referenceValues, 0.5):0.00} |");
+        $"| {what} | {BenchStats.Percentile(values, 0.5):0.00} | {BenchStats.Percentile(values, 0.99):0.00} | {referenceWhat} | {BenchStats.Percentile(referenceValues, 0.5):0.00} | {BenchStats.Percentile(referenceValues, 0.99):0.00} | {BenchStats.Percentile(values, 0.5) / BenchStats.Percentile(referenceValues, 0.5):0.00} |");

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using dotnet_etcd;
 using Etcdserverpb;
@@ -142,29 +141,9 @@ public sealed class EtcdLeaseStore : ILeaseStore
             return (LeaseHolder?)new LeaseHolder(key, value.RootElement.GetProperty("holder").GetString()!, kv.CreateRevision, null);
         }, cancellationToken);
 
-    public async IAsyncEnumerable<LeaseHolder?> WatchAsync(string key, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
+    public IAsyncEnumerable<LeaseHolder?> WatchAsync(string key, CancellationToken cancellationToken) =>
         // Polling keeps one behaviour across member failures; etcd watches would save the round trips.
-        (string, long)? last = (null!, -1);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            LeaseHolder? now = null;
-            var read = false;
-            try
-            {
-                now = await ReadAsync(key, cancellationToken).ConfigureAwait(false);
-                read = true;
-            }
-            catch (LeaseStoreUnavailableException) { }
-            if (read && (now is null ? last is not null : last != (now.Holder, now.Token)))
-            {
-                last = now is null ? null : (now.Holder, now.Token);
-                yield return now;
-            }
-            try { await Task.Delay(100, cancellationToken).ConfigureAwait(false); }
-            catch (OperationCanceledException) { yield break; }
-        }
-    }
+        PollingLeaseWatch.WatchAsync(token => ReadAsync(key, token), TimeSpan.FromMilliseconds(100), cancellationToken);
 
     private static long LeaseId(LeaseGrant lease) => long.Parse(lease.Handle, System.Globalization.CultureInfo.InvariantCulture);
 

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using HA.Core.Errors;
 using HA.Core.Leases;
 using Npgsql;
@@ -119,29 +118,9 @@ public sealed class PostgresLeaseStore : ILeaseStore
                 : null;
         }, cancellationToken);
 
-    public async IAsyncEnumerable<LeaseHolder?> WatchAsync(string key, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
+    public IAsyncEnumerable<LeaseHolder?> WatchAsync(string key, CancellationToken cancellationToken) =>
         // Expiry is a time passing, not a write: there is nothing to be notified of, so poll.
-        (string, long)? last = (null!, -1);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            LeaseHolder? now = null;
-            var read = false;
-            try
-            {
-                now = await ReadAsync(key, cancellationToken).ConfigureAwait(false);
-                read = true;
-            }
-            catch (LeaseStoreUnavailableException) { }
-            if (read && (now is null ? last is not null : last != (now.Holder, now.Token)))
-            {
-                last = now is null ? null : (now.Holder, now.Token);
-                yield return now;
-            }
-            try { await Task.Delay(100, cancellationToken).ConfigureAwait(false); }
-            catch (OperationCanceledException) { yield break; }
-        }
-    }
+        PollingLeaseWatch.WatchAsync(token => ReadAsync(key, token), TimeSpan.FromMilliseconds(100), cancellationToken);
 
     private async Task<T> RunAsync<T>(string operation, Func<NpgsqlCommand, Task<T>> run, CancellationToken cancellationToken)
     {
