@@ -155,6 +155,89 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
     public Task PromoteAsync(CancellationToken cancellationToken) =>
         RunAsync("pg_ctl", ["promote", "-D", settings.DataDirectory, "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken);
 
+    /// <summary>
+    /// Turns a stopped or running former primary into a standby of <paramref name="source"/> without
+    /// rewinding: clean stop, <c>standby.signal</c>, <c>primary_conninfo</c>, start. Right only when it
+    /// has nothing the new primary lacks (a clean switchover); otherwise rewind.
+    /// </summary>
+    public async Task DemoteAsync(ReplicationSource source, CancellationToken cancellationToken)
+    {
+        await StopAsync(StopMode.Fast, cancellationToken).ConfigureAwait(false);
+        await BecomeStandbyAsync(source, cancellationToken).ConfigureAwait(false);
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Points a running standby at another upstream: new <c>primary_conninfo</c>, then reload (no restart since PostgreSQL 13).</summary>
+    public async Task RepointAsync(ReplicationSource source, CancellationToken cancellationToken)
+    {
+        await WriteConfigurationAsync(source, cancellationToken).ConfigureAwait(false);
+        if (ServerProcessId() is not null) await ReloadAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rejoins a former primary that diverged: crash recovery first if it did not stop cleanly (pg_rewind
+    /// needs a clean shutdown), pg_rewind from <paramref name="source"/>, then start as its standby.
+    /// </summary>
+    public async Task RewindAsync(ReplicationSource source, CancellationToken cancellationToken)
+    {
+        await StopAsync(StopMode.Fast, cancellationToken).ConfigureAwait(false);
+        if (!await ShutDownCleanlyAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Single-user mode replays the WAL to a consistent state and shuts down cleanly.
+            var recovery = await RunRawAsync("postgres", ["--single", "-D", settings.DataDirectory, "postgres"], cancellationToken).ConfigureAwait(false);
+            if (!recovery.Succeeded) throw Failure("crash recovery (postgres --single)", recovery);
+        }
+        // A just-promoted source shows its new timeline in pg_control only after a checkpoint; without
+        // one pg_rewind sees the old timeline and wrongly decides that no rewind is required.
+        await using (var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder
+        {
+            Host = source.Host,
+            Port = source.Port,
+            Username = settings.Superuser,
+            Database = "postgres",
+            Passfile = settings.PassFile,
+            Pooling = false,
+            Timeout = 5,
+        }.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using var checkpoint = new Npgsql.NpgsqlCommand("CHECKPOINT", connection) { CommandTimeout = 300 };
+            await checkpoint.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var conninfo = $"host={source.Host} port={source.Port} user={settings.Superuser} dbname=postgres passfile={settings.PassFile} connect_timeout=5";
+        var rewind = await RunRawAsync("pg_rewind", ["-D", settings.DataDirectory, "--source-server", conninfo], cancellationToken).ConfigureAwait(false);
+        if (!rewind.Succeeded) throw Failure("pg_rewind", rewind);
+        await BecomeStandbyAsync(source, cancellationToken).ConfigureAwait(false);
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Throws the data directory away and builds it again from <paramref name="source"/> (pg_basebackup), then starts as its standby.</summary>
+    public async Task ReinitializeAsync(ReplicationSource source, ClusterCredentials credentials, CancellationToken cancellationToken)
+    {
+        await StopAsync(StopMode.Immediate, cancellationToken).ConfigureAwait(false);
+        if (Directory.Exists(settings.DataDirectory)) await RemoveDirectoryContentsAsync(settings.DataDirectory, cancellationToken).ConfigureAwait(false);
+        await CreateReplicaAsync(source, credentials, cancellationToken).ConfigureAwait(false);
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What pg_controldata says of the cluster state ("shut down", "in production", "shut down in recovery", ...).</summary>
+    public async Task<string> ControlStateAsync(CancellationToken cancellationToken)
+    {
+        var control = await RunRawAsync("pg_controldata", ["-D", settings.DataDirectory], cancellationToken).ConfigureAwait(false);
+        if (!control.Succeeded) throw Failure("pg_controldata", control);
+        var line = control.StandardOutput.Split('\n').FirstOrDefault(l => l.StartsWith("Database cluster state:", StringComparison.Ordinal));
+        return line?["Database cluster state:".Length..].Trim() ?? "unknown";
+    }
+
+    private async Task<bool> ShutDownCleanlyAsync(CancellationToken cancellationToken) =>
+        await ControlStateAsync(cancellationToken).ConfigureAwait(false) is "shut down" or "shut down in recovery";
+
+    private async Task BecomeStandbyAsync(ReplicationSource source, CancellationToken cancellationToken)
+    {
+        await WriteConfigurationAsync(source, cancellationToken).ConfigureAwait(false);
+        await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, "standby.signal"), "", cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The postmaster's process id when it runs, from postmaster.pid checked against /proc.</summary>
     public int? ServerProcessId() => ServerProcessIdOf(settings.DataDirectory);
 
