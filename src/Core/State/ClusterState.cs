@@ -40,8 +40,17 @@ public sealed class NodeView
 /// <summary>A directive issued and not yet answered.</summary>
 public sealed record PendingDirective(string DirectiveId, string Node, DirectiveKind Kind, long Term, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
 
-/// <summary>A failover or switchover in progress.</summary>
-public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset StartedAt, string? From, string? To);
+/// <summary>A failover or switchover in progress, and how far it got: what a new coordinator resumes from.</summary>
+public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset StartedAt, string? From, string? To)
+{
+    public long Term { get; init; }
+    public bool FromFenced { get; init; }
+    public string? FenceDirective { get; init; }
+    public string? FenceOutcome { get; init; }
+    public string? PromoteDirective { get; init; }
+    public string? PromoteOutcome { get; init; }
+    public string? CandidateLsn { get; init; }
+}
 
 /// <summary>
 /// The cluster as its event stream describes it, built only by <see cref="Apply"/>: members, roles,
@@ -203,13 +212,19 @@ public sealed class ClusterState
                 (SynchronousMode, SynchronousNodeCount, SynchronousStandbys) = (s.Mode, s.NodeCount, [.. s.Standbys]);
                 break;
             case FailoverStarted f:
-                Failover = new ActiveOperation(f.FailoverId, "failover", stamp.At, f.OldPrimary, f.Candidate);
+                Failover = new ActiveOperation(f.FailoverId, "failover", stamp.At, f.OldPrimary, f.Candidate)
+                {
+                    Term = f.Term,
+                    FromFenced = f.OldPrimary is null || (Nodes.TryGetValue(f.OldPrimary, out var oldPrimary) && oldPrimary.Fenced),
+                    CandidateLsn = f.Candidates.FirstOrDefault(c => c.Node == f.Candidate)?.ReceivedLsn,
+                };
                 break;
             case FailoverCompleted or FailoverFailed:
                 Failover = null;
                 break;
             case NodeFenced f:
                 Touch(f.Node, stamp, n => n.Fenced = true);
+                if (Failover is { } fencing && fencing.From == f.Node) Failover = fencing with { FromFenced = true };
                 break;
             case PrimaryChanged p:
                 if (Primary is { } old && old != p.Node && Nodes.ContainsKey(old))
@@ -228,14 +243,32 @@ public sealed class ClusterState
                 break;
             case DirectiveIssued d:
                 PendingDirectives[d.DirectiveId] = new PendingDirective(d.DirectiveId, d.Node, d.Kind, d.Term, stamp.At, d.ExpiresAt);
+                if (Failover is { } issuing && d.CorrelationId == issuing.Id)
+                {
+                    Failover = d.Kind switch
+                    {
+                        DirectiveKind.Fence => issuing with { FenceDirective = d.DirectiveId, FenceOutcome = null },
+                        DirectiveKind.Promote => issuing with { PromoteDirective = d.DirectiveId, PromoteOutcome = null },
+                        _ => issuing,
+                    };
+                }
                 break;
             case DirectiveSucceeded s:
                 PendingDirectives.Remove(s.DirectiveId);
+                RecordOutcome(s.DirectiveId, "succeeded");
                 break;
             case DirectiveFailed f:
                 PendingDirectives.Remove(f.DirectiveId);
+                RecordOutcome(f.DirectiveId, "failed: " + f.Error);
                 break;
         }
+    }
+
+    private void RecordOutcome(string directiveId, string outcome)
+    {
+        if (Failover is not { } running) return;
+        if (running.FenceDirective == directiveId) Failover = running with { FenceOutcome = outcome };
+        else if (running.PromoteDirective == directiveId) Failover = running with { PromoteOutcome = outcome };
     }
 
     /// <summary>Replays a whole stream from nothing.</summary>
