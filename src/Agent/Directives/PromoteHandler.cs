@@ -1,0 +1,20 @@
+using HA.Agent.Postgres;
+
+namespace HA.Agent.Directives;
+
+/// <summary>PROMOTE: end recovery and accept writes on a new timeline. Idempotent: a node already primary answers so.</summary>
+public static class PromoteHandler
+{
+    public static async Task<string> HandleAsync(DirectiveEnvelope envelope, NodeAgentContext node, CancellationToken cancellationToken)
+    {
+        if (node.Instance.ServerProcessId() is null) await node.Instance.StartAsync(cancellationToken).ConfigureAwait(false);
+        var before = await NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false);
+        if (!before.InRecovery) return $"already primary on timeline {before.Timeline}";
+        await node.Instance.PromoteAsync(cancellationToken).ConfigureAwait(false);
+        // A fence left on this node earlier must not make the new primary read-only.
+        await PostgresFence.ClearAsync(node.Instance, cancellationToken).ConfigureAwait(false);
+        await NodeSql.EnsureSlotsAsync(node.Instance.Settings, node.Peers.Keys.Where(p => p != node.Instance.Settings.Name), cancellationToken).ConfigureAwait(false);
+        var after = await NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false);
+        return $"promoted on timeline {after.Timeline} at {after.CurrentLsn}";
+    }
+}
