@@ -20,7 +20,7 @@ public sealed class a_primary_that_loses_its_lease_fences_itself
         await leaseWitness.InitializeAsync();
         try
         {
-            await using var leases = await PostgresLeaseStore.OpenAsync(await leaseWitness.NewDatabaseAsync(), operationTimeout: TimeSpan.FromMilliseconds(500));
+            await using var leases = await PostgresLeaseStore.OpenAsync(await leaseWitness.NewDatabaseAsync(), operationTimeout: TimeSpan.FromSeconds(1));
             var grant = (await leases.TryAcquireAsync(LeaseKeys.Primary("test"), "n1", timings.Ttl, default))!;
             var clock = Stopwatch.StartNew();
             var lastConfirmedRenewal = TimeSpan.Zero;

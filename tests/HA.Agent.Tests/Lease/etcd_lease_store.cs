@@ -18,7 +18,7 @@ public sealed class EtcdFixture : IAsyncLifetime
 
 public sealed class etcd_lease_store(EtcdFixture etcd) : LeaseStoreContract, IClassFixture<EtcdFixture>
 {
-    protected override TimeSpan Ttl => TimeSpan.FromSeconds(2);
+    protected override TimeSpan Ttl => TimeSpan.FromSeconds(4);
 
     protected override async Task<ILeaseStore> OpenAsync() =>
         await EtcdLeaseStore.OpenAsync(new EtcdLeaseOptions { Endpoints = etcd.Cluster.Endpoints });

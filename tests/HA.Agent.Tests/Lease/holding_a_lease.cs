@@ -9,14 +9,14 @@ namespace HA.Agent.Tests.Lease;
 /// <summary>The keeper a primary (fence) and a coordinator (step down) use, on a real PostgreSQL lease store it can lose.</summary>
 public sealed class holding_a_lease : IAsyncLifetime
 {
-    private static readonly LeaseTimings Timings = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(600));
+    private static readonly LeaseTimings Timings = new(TimeSpan.FromSeconds(4), TimeSpan.FromMilliseconds(1200));
     private readonly TestWitness _witness = new();
     private ILeaseStore _store = null!;
 
     public async Task InitializeAsync()
     {
         await _witness.InitializeAsync();
-        _store = await PostgresLeaseStore.OpenAsync(await _witness.NewDatabaseAsync(), operationTimeout: TimeSpan.FromMilliseconds(500));
+        _store = await PostgresLeaseStore.OpenAsync(await _witness.NewDatabaseAsync(), operationTimeout: TimeSpan.FromSeconds(1));
     }
 
     public async Task DisposeAsync()

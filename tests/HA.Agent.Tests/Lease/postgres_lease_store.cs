@@ -17,7 +17,7 @@ public sealed class postgres_lease_store(TestWitness witness) : LeaseStoreContra
 {
     private string? _database;
 
-    protected override TimeSpan Ttl => TimeSpan.FromSeconds(1);
+    protected override TimeSpan Ttl => TimeSpan.FromSeconds(3);
 
     protected override async Task<ILeaseStore> OpenAsync() =>
         await PostgresLeaseStore.OpenAsync(_database ??= await witness.NewDatabaseAsync());

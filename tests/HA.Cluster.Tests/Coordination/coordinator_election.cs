@@ -12,7 +12,7 @@ namespace HA.Cluster.Tests.Coordination;
 /// <summary>Three agents campaign on a real PostgreSQL lease store; elections are recorded in a real witness store.</summary>
 public sealed class coordinator_election : IAsyncLifetime
 {
-    private static readonly LeaseTimings Timings = new(TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(600));
+    private static readonly LeaseTimings Timings = new(TimeSpan.FromSeconds(4), TimeSpan.FromMilliseconds(1200));
     private readonly TestWitness _witness = new();
     private WitnessStore _events = null!;
     private ILeaseStore _leases = null!;
