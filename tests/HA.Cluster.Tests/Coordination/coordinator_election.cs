@@ -87,14 +87,16 @@ public sealed class coordinator_election : IAsyncLifetime
         foreach (var stop in stops.Values) await stop.CancelAsync();
         await Task.WhenAll(campaigns);
 
-        // History check: each office ends (its holder died) before the next begins, never before the TTL ran out.
+        // History check: each office ends (its holder died) before the next begins, and never before the
+        // dead holder's lease could have run out (its last renewal was at most two periods before its death,
+        // allowing for a renewal delayed on a loaded machine).
         var history = offices.OrderBy(o => o.Token).ToList();
         Assert.Equal(3, history.Count);
         Assert.Equal(3, history.Select(o => o.Node).Distinct().Count());
         for (var i = 1; i < history.Count; i++)
         {
             var died = deaths[history[i - 1].Node];
-            Assert.True(history[i].From >= died + Timings.Ttl - Timings.RenewEvery,
+            Assert.True(history[i].From >= died + Timings.Ttl - 2 * Timings.RenewEvery,
                 $"{history[i].Node} took office at {history[i].From.TotalMilliseconds:0} ms, {history[i - 1].Node} died at {died.TotalMilliseconds:0} ms");
         }
         var elections = (await _events.EventsAsync("demo", new HistoryFilter { Types = ["coordinator_elected"] })).Events.Select(e => (CoordinatorElected)e.Event).ToList();
