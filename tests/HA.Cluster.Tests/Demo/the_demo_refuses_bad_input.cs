@@ -157,3 +157,27 @@ public sealed class a_demo_that_fails_while_being_created
         }
     }
 }
+
+public sealed class checking_a_configuration_file
+{
+    [Fact]
+    public async Task pgha_config_check_says_valid_or_names_the_key_in_one_line()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"pgha-{Guid.NewGuid():N}.yaml");
+        try
+        {
+            await File.WriteAllTextAsync(file, "cluster: shop\nnode: { name: n1, host: 127.0.0.1, port: 5432, data_dir: /d }\nwitness: { connection_string: x }\n");
+            var ok = await PghaProcess.RunAsync("config", "check", "--config", file);
+            Assert.Equal(0, ok.ExitCode);
+            Assert.StartsWith($"{file}: valid. cluster shop, node n1 at 127.0.0.1:5432 (/d), 1 member(s); lease postgres ttl 30s fence_margin 5s failsafe off", ok.Output);
+
+            await File.AppendAllTextAsync(file, "lease: { ttl: soon }\n");
+            var bad = await PghaProcess.RunAsync("config", "check", "--config", file);
+            Assert.Equal((1, $"pgha: {Path.GetFileName(file)}: lease.ttl: 'soon' is not a duration (use 500ms, 10s, 1m or 1h)"), (bad.ExitCode, bad.Error.Trim()));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

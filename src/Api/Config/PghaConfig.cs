@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using HA.Agent.Lease;
+using HA.Agent.Postgres;
+using HA.Core.Errors;
+using HA.Core.Failover;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace HA.Api.Config;
+
+/// <summary>A member of the cluster as the configuration lists it.</summary>
+public sealed record MemberConfig(string Name, string Host, int Port, int FailoverPriority, bool NoFailover);
+
+/// <summary>
+/// pgha.yaml bound to typed settings. Every key is known and checked at start; environment variables
+/// <c>PGHA__SECTION__KEY</c> override the file (<c>PGHA__LEASE__TTL=20s</c>); an error names the key
+/// and says what is expected.
+/// </summary>
+public sealed partial record PghaConfig
+{
+    public required string Cluster { get; init; }
+    public required MemberConfig Node { get; init; }
+    public required string DataDirectory { get; init; }
+    public string? PostgresBinDirectory { get; init; }
+    public string? PostgresOsUser { get; init; }
+    public required string WitnessConnectionString { get; init; }
+    public string WitnessSchema { get; init; } = "pgha";
+    public required LeaseOptions Lease { get; init; }
+    public required DetectionSettings Detection { get; init; }
+    public required FailoverSettings Failover { get; init; }
+    public TimeSpan HealthInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    public required IReadOnlyList<MemberConfig> Members { get; init; }
+
+    private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
+    {
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "health", "members"],
+        ["node"] = ["name", "host", "port", "data_dir", "failover_priority", "nofailover"],
+        ["postgresql"] = ["bin_dir", "os_user"],
+        ["witness"] = ["connection_string", "schema"],
+        ["lease"] = ["backend", "ttl", "fence_margin", "failsafe", "postgres", "etcd", "consul"],
+        ["lease.postgres"] = ["connection_string"],
+        ["lease.etcd"] = ["endpoints", "username", "password", "prefix"],
+        ["lease.consul"] = ["address", "token"],
+        ["failover"] = ["failure_timeout", "primary_restart_timeout", "maximum_lag_on_failover", "report_freshness"],
+        ["health"] = ["interval"],
+    };
+
+    /// <summary>Reads and checks a configuration file, with <paramref name="environment"/> overrides (PGHA__…).</summary>
+    public static PghaConfig Load(string path, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        if (!File.Exists(path)) throw new OperatorError($"configuration file {path} does not exist");
+        return Parse(File.ReadAllText(path), Path.GetFileName(path), environment ?? Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal));
+    }
+
+    public static PghaConfig Parse(string text, string source, IReadOnlyDictionary<string, string> environment)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var members = new List<MemberConfig>();
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new OperatorError($"{source}: line {e.Start.Line}: {(e.InnerException?.Message ?? e.Message).Split('\n')[0]}");
+        }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new OperatorError($"{source}: expected a mapping with keys {string.Join(", ", Sections[""])}");
+        Flatten(root, "", source, values, members);
+        foreach (var (name, value) in environment)
+        {
+            if (!name.StartsWith("PGHA__", StringComparison.Ordinal)) continue;
+            var key = name["PGHA__".Length..].ToLowerInvariant().Replace("__", ".", StringComparison.Ordinal);
+            var section = key.Contains('.', StringComparison.Ordinal) ? key[..key.LastIndexOf('.')] : "";
+            if (!Sections.TryGetValue(section, out var allowed) || !allowed.Contains(key[(key.LastIndexOf('.') + 1)..]))
+                throw new OperatorError($"environment variable {name} names no setting ({key})");
+            values[key] = value;
+        }
+        return Bind(values, members, source);
+    }
+
+    private static void Flatten(YamlMappingNode mapping, string prefix, string source, Dictionary<string, string> values, List<MemberConfig> members)
+    {
+        var section = prefix.TrimEnd('.');
+        foreach (var (keyNode, valueNode) in mapping.Children)
+        {
+            var key = (keyNode as YamlScalarNode)?.Value ?? "";
+            var full = prefix + key;
+            if (!Sections[section].Contains(key))
+                throw new OperatorError($"{source}: unknown key '{full}' (line {keyNode.Start.Line}); expected {string.Join(", ", Sections[section].Select(k => prefix + k))}");
+            switch (valueNode)
+            {
+                case YamlMappingNode child when Sections.ContainsKey(full):
+                    Flatten(child, full + ".", source, values, members);
+                    break;
+                case YamlSequenceNode list when full == "members":
+                    for (var i = 0; i < list.Children.Count; i++) members.Add(Member(list.Children[i], $"members[{i}]", source));
+                    break;
+                case YamlScalarNode scalar when !Sections.ContainsKey(full) && full != "members":
+                    values[full] = scalar.Value ?? "";
+                    break;
+                default:
+                    throw new OperatorError($"{source}: '{full}' (line {keyNode.Start.Line}) must be {(Sections.ContainsKey(full) ? "a mapping" : full == "members" ? "a list of { name, host, port }" : "a single value")}");
+            }
+        }
+    }
+
+    private static MemberConfig Member(YamlNode node, string key, string source)
+    {
+        if (node is not YamlMappingNode mapping) throw new OperatorError($"{source}: {key} must be a mapping like {{ name: n2, host: 10.0.0.2, port: 5432 }}");
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in mapping.Children)
+        {
+            var name = (k as YamlScalarNode)?.Value ?? "";
+            if (name is not ("name" or "host" or "port" or "failover_priority" or "nofailover"))
+                throw new OperatorError($"{source}: unknown key '{key}.{name}' (line {k.Start.Line}); expected name, host, port, failover_priority, nofailover");
+            fields[name] = (v as YamlScalarNode)?.Value ?? "";
+        }
+        return MemberFrom(fields, key, source);
+    }
+
+    private static MemberConfig MemberFrom(IReadOnlyDictionary<string, string> fields, string key, string source)
+    {
+        var name = fields.GetValueOrDefault("name") ?? throw new OperatorError($"{source}: {key}.name is missing");
+        if (!NodeSettings.IsValidName(name)) throw new OperatorError($"{source}: {key}.name '{name}' is not valid: use a letter, then letters, digits, '-' or '_'");
+        return new MemberConfig(name,
+            fields.GetValueOrDefault("host") ?? throw new OperatorError($"{source}: {key}.host is missing"),
+            Integer(fields, "port", key, source, 1, 65535) ?? throw new OperatorError($"{source}: {key}.port is missing"),
+            Integer(fields, "failover_priority", key, source, int.MinValue, int.MaxValue) ?? 0,
+            Boolean(fields, "nofailover", key, source) ?? false);
+    }
+
+    private static PghaConfig Bind(Dictionary<string, string> v, List<MemberConfig> members, string source)
+    {
+        string Required(string key) => v.TryGetValue(key, out var value) && value.Length > 0 ? value : throw new OperatorError($"{source}: {key} is required");
+        var nodeFields = v.Where(p => p.Key.StartsWith("node.", StringComparison.Ordinal)).ToDictionary(p => p.Key["node.".Length..], p => p.Value);
+        var node = MemberFrom(nodeFields, "node", source);
+        var cluster = Required("cluster");
+        if (!NodeSettings.IsValidName(cluster)) throw new OperatorError($"{source}: cluster '{cluster}' is not valid: use a letter, then letters, digits, '-' or '_'");
+        var all = members.Where(m => m.Name != node.Name).Prepend(node).ToList();
+        if (all.GroupBy(m => (m.Host, m.Port)).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new OperatorError($"{source}: members {string.Join(" and ", clash.Select(m => m.Name))} share the address {clash.Key.Host}:{clash.Key.Port}");
+        if (members.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new OperatorError($"{source}: member {twice.Key} is listed twice");
+
+        var backend = v.GetValueOrDefault("lease.backend") ?? "postgres";
+        var lease = new LeaseOptions
+        {
+            Backend = backend,
+            Ttl = Duration(v, "lease.ttl", source) ?? TimeSpan.FromSeconds(30),
+            FenceMargin = Duration(v, "lease.fence_margin", source) ?? TimeSpan.FromSeconds(5),
+            Failsafe = Boolean(v, "lease.failsafe", "", source) ?? false,
+            PostgresConnectionString = v.GetValueOrDefault("lease.postgres.connection_string") ?? v.GetValueOrDefault("witness.connection_string"),
+            Etcd = v.TryGetValue("lease.etcd.endpoints", out var endpoints)
+                ? new EtcdLeaseOptions { Endpoints = endpoints, Username = v.GetValueOrDefault("lease.etcd.username"), Password = v.GetValueOrDefault("lease.etcd.password"), Prefix = v.GetValueOrDefault("lease.etcd.prefix") ?? "/pgha/" }
+                : null,
+            Consul = v.TryGetValue("lease.consul.address", out var address) ? new ConsulLeaseOptions { Address = address, Token = v.GetValueOrDefault("lease.consul.token") } : null,
+        };
+        if (lease.Timings.Problems("lease").FirstOrDefault() is { } timing) throw new OperatorError($"{source}: {timing}");
+        if (backend is not ("postgres" or "etcd" or "consul")) throw new OperatorError($"{source}: lease.backend '{backend}' is not one of postgres, etcd, consul");
+        if (backend == "etcd" && lease.Etcd is null) throw new OperatorError($"{source}: lease.etcd.endpoints is required for lease.backend etcd");
+        if (backend == "consul" && lease.Consul is null) throw new OperatorError($"{source}: lease.consul.address is required for lease.backend consul");
+
+        return new PghaConfig
+        {
+            Cluster = cluster,
+            Node = node,
+            DataDirectory = Required("node.data_dir"),
+            PostgresBinDirectory = v.GetValueOrDefault("postgresql.bin_dir"),
+            PostgresOsUser = v.GetValueOrDefault("postgresql.os_user"),
+            WitnessConnectionString = Required("witness.connection_string"),
+            WitnessSchema = v.GetValueOrDefault("witness.schema") ?? "pgha",
+            Lease = lease,
+            Detection = new DetectionSettings
+            {
+                FailureTimeout = Duration(v, "failover.failure_timeout", source) ?? TimeSpan.FromSeconds(3),
+                PrimaryRestartTimeout = Duration(v, "failover.primary_restart_timeout", source) ?? TimeSpan.FromSeconds(10),
+            },
+            Failover = new FailoverSettings
+            {
+                MaximumLagOnFailover = Size(v, "failover.maximum_lag_on_failover", source) ?? 1024 * 1024,
+                ReportFreshness = Duration(v, "failover.report_freshness", source) ?? TimeSpan.FromSeconds(10),
+            },
+            HealthInterval = Duration(v, "health.interval", source) ?? TimeSpan.FromMilliseconds(500),
+            Members = all,
+        };
+    }
+
+    [GeneratedRegex(@"^(\d+(?:\.\d+)?)(ms|s|m|h)$")]
+    private static partial Regex DurationPattern();
+
+    [GeneratedRegex(@"^(\d+)\s*(B|kB|MB|GB)?$")]
+    private static partial Regex SizePattern();
+
+    private static TimeSpan? Duration(IReadOnlyDictionary<string, string> v, string key, string source)
+    {
+        if (!v.TryGetValue(key, out var text)) return null;
+        var match = DurationPattern().Match(text.Trim());
+        if (!match.Success) throw new OperatorError($"{source}: {key}: '{text}' is not a duration (use 500ms, 10s, 1m or 1h)");
+        var amount = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        var span = match.Groups[2].Value switch { "ms" => TimeSpan.FromMilliseconds(amount), "s" => TimeSpan.FromSeconds(amount), "m" => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromHours(amount) };
+        return span > TimeSpan.Zero ? span : throw new OperatorError($"{source}: {key} must be longer than zero");
+    }
+
+    private static long? Size(IReadOnlyDictionary<string, string> v, string key, string source)
+    {
+        if (!v.TryGetValue(key, out var text)) return null;
+        var match = SizePattern().Match(text.Trim());
+        if (!match.Success) throw new OperatorError($"{source}: {key}: '{text}' is not a size (use 1048576, 512kB, 1MB or 1GB)");
+        var amount = long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return amount * match.Groups[2].Value switch { "kB" => 1024L, "MB" => 1024L * 1024, "GB" => 1024L * 1024 * 1024, _ => 1L };
+    }
+
+    private static int? Integer(IReadOnlyDictionary<string, string> v, string field, string key, string source, int min, int max)
+    {
+        if (!v.TryGetValue(field, out var text)) return null;
+        return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
+            ? number
+            : throw new OperatorError($"{source}: {key}.{field}: '{text}' is not a whole number from {min} to {max}");
+    }
+
+    private static bool? Boolean(IReadOnlyDictionary<string, string> v, string field, string key, string source)
+    {
+        if (!v.TryGetValue(field, out var text)) return null;
+        return text switch
+        {
+            "true" or "on" or "yes" => true,
+            "false" or "off" or "no" => false,
+            _ => throw new OperatorError($"{source}: {(key.Length > 0 ? key + "." : "")}{field}: '{text}' is not true or false"),
+        };
+    }
+}
