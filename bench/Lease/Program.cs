@@ -14,18 +14,12 @@ var samples = BenchStats.Option(args, "--samples", 500);
 var handovers = BenchStats.Option(args, "--handovers", 5);
 var rows = new List<string>();
 
-// PostgreSQL: a witness started here with durable settings.
-var directory = Path.Combine(Path.GetTempPath(), "pgha-bench-lease-" + Guid.NewGuid().ToString("N")[..8]);
-var binaries = await PostgresBinaries.LocateAsync(null, default);
-var osUser = await PostgresOsUser.ResolveAsync(null, default);
-var witness = new PostgresInstance(new NodeSettings { Name = "witness", NodeDirectory = Path.Combine(directory, "witness"), Port = 47600 + Random.Shared.Next(100) }, binaries, osUser);
-using var guard = OrphanGuard.Arm($"runuser -u {osUser.Name} -- {binaries.Path("pg_ctl")} stop -D '{witness.Settings.DataDirectory}' -m immediate -s; rm -rf '{directory}'\n", "/dev/null");
-Directory.CreateDirectory(directory);
-await witness.InitializeAsync(ClusterCredentials.Generate(), default);
-await witness.StartAsync(default);
+// PostgreSQL: a witness started here with durable (default) settings.
+var witness = new HA.Testing.TestWitness(new Dictionary<string, string>());
+await witness.InitializeAsync();
 try
 {
-    var connectionString = new NpgsqlConnectionStringBuilder(NodeProbe.ConnectionString(witness.Settings)) { Pooling = true }.ConnectionString;
+    var connectionString = await witness.NewDatabaseAsync();
     await using var postgres = await PostgresLeaseStore.OpenAsync(connectionString);
     await using var raw = NpgsqlDataSource.Create(connectionString);
     rows.AddRange(await MeasureAsync(postgres, TimeSpan.FromSeconds(2), async () =>
@@ -49,9 +43,7 @@ try
 }
 finally
 {
-    await witness.StopAsync(StopMode.Immediate, default);
-    Directory.Delete(directory, recursive: true);
-    guard.Disarm();
+    await witness.DisposeAsync();
 }
 
 async Task<List<string>> MeasureAsync(ILeaseStore store, TimeSpan ttl, Func<Task> reference, string referenceName)

@@ -12,19 +12,12 @@ using Npgsql;
 
 var events = BenchStats.Option(args, "--events", 100_000);
 var samples = BenchStats.Option(args, "--samples", 1000);
-var directory = Path.Combine(Path.GetTempPath(), "pgha-bench-witness-" + Guid.NewGuid().ToString("N")[..8]);
-var port = 47700 + Random.Shared.Next(200);
-var binaries = await PostgresBinaries.LocateAsync(null, default);
-var osUser = await PostgresOsUser.ResolveAsync(null, default);
-// Durable settings (fsync on, synchronous_commit on): the latency an operator would see.
-var witness = new PostgresInstance(new NodeSettings { Name = "witness", NodeDirectory = Path.Combine(directory, "witness"), Port = port, Parameters = new Dictionary<string, string> { ["shared_buffers"] = "256MB", ["max_wal_size"] = "4GB" } }, binaries, osUser);
-using var guard = OrphanGuard.Arm($"runuser -u {osUser.Name} -- {binaries.Path("pg_ctl")} stop -D '{witness.Settings.DataDirectory}' -m immediate -s; rm -rf '{directory}'\n", "/dev/null");
-Directory.CreateDirectory(directory);
-await witness.InitializeAsync(ClusterCredentials.Generate(), default);
-await witness.StartAsync(default);
+// Durable settings (fsync and synchronous_commit on): the latency an operator would see.
+var witness = new HA.Testing.TestWitness(new Dictionary<string, string> { ["shared_buffers"] = "256MB", ["max_wal_size"] = "4GB" });
+await witness.InitializeAsync();
 try
 {
-    var connectionString = new NpgsqlConnectionStringBuilder(NodeProbe.ConnectionString(witness.Settings)) { Pooling = true }.ConnectionString;
+    var connectionString = await witness.NewDatabaseAsync();
     await using var store = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = connectionString });
     await using var reference = NpgsqlDataSource.Create(connectionString);
     await Sql(reference, "CREATE TABLE ref_events (cluster text, version bigint, at timestamptz DEFAULT now(), data jsonb, PRIMARY KEY (cluster, version)); CREATE TABLE ref_state (cluster text PRIMARY KEY, version bigint, data jsonb); INSERT INTO ref_state VALUES ('bench', 0, '{}')");
@@ -121,9 +114,7 @@ try
 }
 finally
 {
-    await witness.StopAsync(StopMode.Immediate, default);
-    Directory.Delete(directory, recursive: true);
-    guard.Disarm();
+    await witness.DisposeAsync();
 }
 
 

@@ -10,8 +10,11 @@ namespace HA.Testing;
 /// so tests sharing one server never see each other's data. Stopped and removed on dispose, or by an
 /// <see cref="OrphanGuard"/> if the test process dies.
 /// </summary>
-public sealed class TestWitness : IAsyncLifetime
+public sealed class TestWitness(IReadOnlyDictionary<string, string>? parameters = null) : IAsyncLifetime
 {
+    /// <summary>Tests trade durability for speed; benchmarks pass their own (durable) settings.</summary>
+    private static readonly Dictionary<string, string> FastSettings = new() { ["fsync"] = "off", ["synchronous_commit"] = "off", ["max_connections"] = "200" };
+
     private FreePorts? _ports;
     private OrphanGuard? _guard;
     private PostgresInstance? _instance;
@@ -31,7 +34,7 @@ public sealed class TestWitness : IAsyncLifetime
             Name = "witness",
             NodeDirectory = Path.Combine(_directory, "witness"),
             Port = _ports.Ports[0],
-            Parameters = new Dictionary<string, string> { ["fsync"] = "off", ["synchronous_commit"] = "off", ["max_connections"] = "200" },
+            Parameters = parameters ?? FastSettings,
         };
         _instance = new PostgresInstance(settings, binaries, osUser);
         Directory.CreateDirectory(_directory);
