@@ -15,7 +15,7 @@ var handovers = BenchStats.Option(args, "--handovers", 5);
 var rows = new List<string>();
 
 // PostgreSQL: a witness started here with durable (default) settings.
-var witness = new HA.Testing.TestWitness(new Dictionary<string, string>());
+var witness = HA.Testing.TestWitness.WithSettings(new Dictionary<string, string>());
 await witness.InitializeAsync();
 try
 {

@@ -13,7 +13,7 @@ using Npgsql;
 var events = BenchStats.Option(args, "--events", 100_000);
 var samples = BenchStats.Option(args, "--samples", 1000);
 // Durable settings (fsync and synchronous_commit on): the latency an operator would see.
-var witness = new HA.Testing.TestWitness(new Dictionary<string, string> { ["shared_buffers"] = "256MB", ["max_wal_size"] = "4GB" });
+var witness = HA.Testing.TestWitness.WithSettings(new Dictionary<string, string> { ["shared_buffers"] = "256MB", ["max_wal_size"] = "4GB" });
 await witness.InitializeAsync();
 try
 {

@@ -10,10 +10,22 @@ namespace HA.Testing;
 /// so tests sharing one server never see each other's data. Stopped and removed on dispose, or by an
 /// <see cref="OrphanGuard"/> if the test process dies.
 /// </summary>
-public sealed class TestWitness(IReadOnlyDictionary<string, string>? parameters = null) : IAsyncLifetime
+public sealed class TestWitness : IAsyncLifetime
 {
     /// <summary>Tests trade durability for speed; benchmarks pass their own (durable) settings.</summary>
     private static readonly Dictionary<string, string> FastSettings = new() { ["fsync"] = "off", ["synchronous_commit"] = "off", ["max_connections"] = "200" };
+
+    private readonly IReadOnlyDictionary<string, string> _parameters = FastSettings;
+
+    /// <summary>The fast settings tests use (xunit builds fixtures through this one public constructor).</summary>
+    public TestWitness()
+    {
+    }
+
+    private TestWitness(IReadOnlyDictionary<string, string> parameters) => _parameters = parameters;
+
+    /// <summary>A witness with these postgresql.conf settings instead of the fast test ones (benchmarks: durable).</summary>
+    public static TestWitness WithSettings(IReadOnlyDictionary<string, string> parameters) => new(parameters);
 
     private FreePorts? _ports;
     private OrphanGuard? _guard;
@@ -34,7 +46,7 @@ public sealed class TestWitness(IReadOnlyDictionary<string, string>? parameters 
             Name = "witness",
             NodeDirectory = Path.Combine(_directory, "witness"),
             Port = _ports.Ports[0],
-            Parameters = parameters ?? FastSettings,
+            Parameters = _parameters,
         };
         _instance = new PostgresInstance(settings, binaries, osUser);
         Directory.CreateDirectory(_directory);
