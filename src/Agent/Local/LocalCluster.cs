@@ -151,7 +151,7 @@ public sealed class LocalCluster
     {
         var created = !Witness.DataDirectoryExists;
         await EnsureRunningAsync(Witness, initialize: true, cancellationToken).ConfigureAwait(false);
-        if (created) await ExecuteAsync(Witness, $"CREATE DATABASE {WitnessDatabase}", cancellationToken).ConfigureAwait(false);
+        if (created) await NodeSql.ExecuteAsync(Witness.Settings, $"CREATE DATABASE {WitnessDatabase}", cancellationToken).ConfigureAwait(false);
     }
 
     private async Task EnsurePrimaryAsync(PostgresInstance primary, CancellationToken cancellationToken)
@@ -160,7 +160,7 @@ public sealed class LocalCluster
         await EnsureRunningAsync(primary, initialize: true, cancellationToken).ConfigureAwait(false);
         if (created)
         {
-            await ExecuteAsync(primary,
+            await NodeSql.ExecuteAsync(primary.Settings,
                 $"CREATE ROLE {primary.Settings.ReplicationUser} WITH REPLICATION LOGIN PASSWORD '{Credentials.ReplicationPassword.Replace("'", "''", StringComparison.Ordinal)}'",
                 cancellationToken).ConfigureAwait(false);
         }
@@ -271,14 +271,6 @@ public sealed class LocalCluster
         }
         if (removeDirectory) script.Append($"rm -rf {Quote(Directory)}\n");
         return script.ToString();
-    }
-
-    public static async Task ExecuteAsync(PostgresInstance instance, string sql, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(NodeProbe.ConnectionString(instance.Settings));
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A libpq URI a client on this machine can use to reach a node with the superuser's password.</summary>

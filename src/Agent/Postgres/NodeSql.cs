@@ -23,7 +23,8 @@ public static class NodeSql
         }
     }
 
-    private static async Task ExecuteAsync(NodeSettings node, string sql, CancellationToken cancellationToken)
+    /// <summary>Runs one statement as the superuser over the node's Unix socket.</summary>
+    public static async Task ExecuteAsync(NodeSettings node, string sql, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(NodeProbe.ConnectionString(node));
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);

@@ -4,7 +4,6 @@ using HA.Agent.Lease;
 using HA.Agent.Postgres;
 using HA.Core.Errors;
 using HA.Core.Failover;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace HA.Api.Config;
@@ -58,17 +57,7 @@ public sealed partial record PghaConfig
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var members = new List<MemberConfig>();
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new OperatorError($"{source}: line {e.Start.Line}: {(e.InnerException?.Message ?? e.Message).Split('\n')[0]}");
-        }
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
-            throw new OperatorError($"{source}: expected a mapping with keys {string.Join(", ", Sections[""])}");
+        var root = YamlRoot.Load(text, source, Sections[""], message => new OperatorError(message));
         Flatten(root, "", source, values, members);
         foreach (var (name, value) in environment)
         {

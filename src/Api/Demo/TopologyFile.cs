@@ -1,6 +1,5 @@
 using System.Globalization;
 using HA.Agent.Local;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace HA.Api.Demo;
@@ -40,18 +39,7 @@ public static class TopologyFile
 
     public static LocalTopology Parse(string text, string source, int defaultBasePort)
     {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (YamlException e)
-        {
-            throw new TopologyError($"{source}: line {e.Start.Line}: {Describe(e)}");
-        }
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
-            throw new TopologyError($"{source}: expected a mapping with keys {string.Join(", ", TopLevelKeys)}");
-
+        var root = Config.YamlRoot.Load(text, source, TopLevelKeys, message => new TopologyError(message));
         var values = Mapping(root, source, "", TopLevelKeys);
         var cluster = values.TryGetValue("cluster", out var c) ? Scalar(c, source, "cluster") : "demo";
         var listen = values.TryGetValue("listen_address", out var l) ? Scalar(l, source, "listen_address") : "127.0.0.1";
@@ -123,7 +111,4 @@ public static class TopologyFile
             ? value
             : throw new TopologyError($"{source}: {key} must be a whole number, got '{text ?? node.NodeType.ToString()}' (line {node.Start.Line})");
     }
-
-    private static string Describe(YamlException e) =>
-        (e.InnerException?.Message ?? e.Message).Split('\n')[0];
 }
