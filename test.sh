@@ -24,6 +24,18 @@ if ! dotnet format HA.sln --verify-no-changes >/dev/null 2>&1; then
   format_failed=1
 fi
 
+# Wolverine's handler code is pre-generated (src/Api/Internal/Generated): generating it again must
+# give the same files, or the committed code is stale (counts as one failure).
+codegen_failed=0
+codegen_dir="$(mktemp -d -t pgha-codegen.XXXXXX)"
+if ! (cd "$codegen_dir" && dotnet "$root/src/Api/bin/Debug/net10.0/pgha.dll" codegen write >/dev/null 2>&1) \
+   || ! diff -r "$codegen_dir/Internal/Generated" src/Api/Internal/Generated >/dev/null; then
+  echo "the pre-generated Wolverine code is stale (run: cd src/Api && dotnet run --no-build -- codegen write)"
+  diff -r "$codegen_dir/Internal/Generated" src/Api/Internal/Generated | head -20
+  codegen_failed=1
+fi
+rm -rf "$codegen_dir"
+
 log="$(mktemp -t pgha-test-log.XXXXXX)"
 dotnet test HA.sln --no-build -nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -38,8 +50,8 @@ read -r passed failed skipped < <(awk '
   END { print p+0, f+0, s+0 }' "$log")
 rm -f "$log"
 
-failed=$((failed + format_failed))
-[ "$format_failed" -eq 0 ] || status=1
+failed=$((failed + format_failed + codegen_failed))
+[ "$format_failed" -eq 0 ] && [ "$codegen_failed" -eq 0 ] || status=1
 
 # No PostgreSQL started by a test may outlive the run (the orphan guards stop them asynchronously).
 orphans() { pgrep -f -- "^[^ ]*/(postgres|etcd) .*(-D|--data-dir) /tmp/pgha-test-" | wc -l; }

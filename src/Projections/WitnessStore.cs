@@ -14,6 +14,12 @@ using NpgsqlTypes;
 namespace HA.Projections;
 
 /// <summary>
+/// Work that joins an append's transaction — sending its directives through the message outbox — run
+/// before the commit; what it returns runs after the commit (flushing the outbox).
+/// </summary>
+public delegate Task<Func<Task>?> AppendParticipant(NpgsqlTransaction transaction, IReadOnlyList<ClusterEvent> events, CancellationToken cancellationToken);
+
+/// <summary>
 /// pgha's witness store: one Marten event stream per cluster (<c>cluster/&lt;name&gt;</c>) in its own
 /// schema of the witness database, several clusters side by side. Every append goes through
 /// <see cref="AppendAsync"/>, which takes the expected stream version and the appender's fencing
@@ -69,6 +75,13 @@ public sealed partial class WitnessStore : IAsyncDisposable
         });
         try
         {
+            // Every agent of a cluster opens the store at start: one at a time creates or updates the schema.
+            await using var schemaLock = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(hashtext(@name))", schemaLock))
+            {
+                take.Parameters.AddWithValue("name", "pgha-schema-" + options.Schema);
+                await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is NpgsqlException or MartenException)
@@ -87,7 +100,8 @@ public sealed partial class WitnessStore : IAsyncDisposable
     /// refuses the whole batch. A lost race throws <see cref="WitnessConcurrencyException"/>; nothing is
     /// ever half-appended.
     /// </summary>
-    public async Task<ClusterState> AppendAsync(string cluster, long expectedVersion, IReadOnlyList<ClusterEvent> events, long? fencingToken = null, CancellationToken cancellationToken = default)
+    /// <param name="participant">work that joins this append's transaction (sending the directives through an outbox): run before the commit; what it returns runs after it</param>
+    public async Task<ClusterState> AppendAsync(string cluster, long expectedVersion, IReadOnlyList<ClusterEvent> events, long? fencingToken = null, CancellationToken cancellationToken = default, AppendParticipant? participant = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(events.Count);
         var key = ClusterState.StreamKey(cluster);
@@ -123,7 +137,9 @@ public sealed partial class WitnessStore : IAsyncDisposable
             await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
             await StampAsync(connection, transaction, key, current, now, cancellationToken).ConfigureAwait(false);
             await NotifyAsync(connection, transaction, state, cancellationToken).ConfigureAwait(false);
+            var afterCommit = participant is null ? null : await participant(transaction, events, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            if (afterCommit is not null) await afterCommit().ConfigureAwait(false);
         }
         catch (Exception e) when (e is ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException or JasperFx.Events.ExistingStreamIdCollisionException || e.GetBaseException() is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {

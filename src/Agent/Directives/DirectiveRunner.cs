@@ -7,9 +7,11 @@ namespace HA.Agent.Directives;
 /// Runs the directives addressed to this node, one at a time: through the <see cref="DirectiveGate"/>,
 /// to the handler of its kind, timed, with any failure reported as a result rather than thrown.
 /// </summary>
-public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time)
+public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time, string? gateFile = null, IDirectiveHooks? hooks = null)
 {
-    private readonly DirectiveGate _gate = new();
+    private readonly DirectiveGate _gate = new(gateFile);
+
+    public DirectiveGate Gate => _gate;
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
     public async Task<DirectiveResult> RunAsync(DirectiveEnvelope envelope, CancellationToken cancellationToken)
@@ -22,12 +24,14 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time)
             DirectiveResult result;
             try
             {
+                if (hooks is not null) await hooks.BeforeAsync(envelope, cancellationToken).ConfigureAwait(false);
                 var detail = await HandleAsync(envelope, cancellationToken).ConfigureAwait(false);
-                result = new DirectiveResult(envelope.Cluster, envelope.Directive.DirectiveId, envelope.Directive.Node, true, clock.Elapsed, detail);
+                if (hooks is not null) detail = await hooks.AfterAsync(envelope, detail, cancellationToken).ConfigureAwait(false);
+                result = DirectiveResult.For(envelope, true, clock.Elapsed, detail);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                result = new DirectiveResult(envelope.Cluster, envelope.Directive.DirectiveId, envelope.Directive.Node, false, clock.Elapsed, e.Message);
+                result = DirectiveResult.For(envelope, false, clock.Elapsed, e.Message);
             }
             _gate.Record(result);
             return result;
@@ -49,4 +53,14 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time)
         DirectiveKind.Checkpoint => CheckpointHandler.HandleAsync(envelope, node, cancellationToken),
         _ => throw new NotSupportedException($"{envelope.Directive.Kind} is not supported by this agent version"),
     };
+}
+
+/// <summary>What the node's agent does around a directive (take the primary lease before PROMOTE, give it up after FENCE).</summary>
+public interface IDirectiveHooks
+{
+    /// <summary>Runs before the handler; throwing fails the directive without running it.</summary>
+    Task BeforeAsync(DirectiveEnvelope envelope, CancellationToken cancellationToken);
+
+    /// <summary>Runs after a successful handler; returns the detail to report.</summary>
+    Task<string> AfterAsync(DirectiveEnvelope envelope, string detail, CancellationToken cancellationToken);
 }

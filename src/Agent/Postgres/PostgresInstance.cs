@@ -131,8 +131,22 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
         await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, "pg_hba.conf"), hba.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) =>
-        RunAsync("pg_ctl", ["start", "-D", settings.DataDirectory, "-l", settings.LogFile, "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        RemoveStaleLockFile();
+        return RunAsync("pg_ctl", ["start", "-D", settings.DataDirectory, "-l", settings.LogFile, "-w", "-t", Seconds(ServerTimeout), "-s"], cancellationToken);
+    }
+
+    /// <summary>
+    /// A postmaster killed with -9 whose parent has not reaped it yet is a zombie that PostgreSQL's own
+    /// check takes for a running server ("lock file already exists"): its postmaster.pid goes once
+    /// <see cref="ServerProcessId"/> knows no live postmaster owns it.
+    /// </summary>
+    private void RemoveStaleLockFile()
+    {
+        var lockFile = Path.Combine(settings.DataDirectory, "postmaster.pid");
+        if (File.Exists(lockFile) && ServerProcessId() is null) File.Delete(lockFile);
+    }
 
     /// <summary>Stops the server; stopping a server that is not running succeeds.</summary>
     public async Task StopAsync(StopMode mode, CancellationToken cancellationToken)
@@ -183,6 +197,7 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
         await StopAsync(StopMode.Fast, cancellationToken).ConfigureAwait(false);
         if (!await ShutDownCleanlyAsync(cancellationToken).ConfigureAwait(false))
         {
+            RemoveStaleLockFile();
             // Single-user mode replays the WAL to a consistent state and shuts down cleanly.
             var recovery = await RunRawAsync("postgres", ["--single", "-D", settings.DataDirectory, "postgres"], cancellationToken).ConfigureAwait(false);
             if (!recovery.Succeeded) throw Failure("crash recovery (postgres --single)", recovery);
@@ -236,6 +251,20 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
     {
         await WriteConfigurationAsync(source, cancellationToken).ConfigureAwait(false);
         await WriteOwnedFileAsync(Path.Combine(settings.DataDirectory, "standby.signal"), "", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// bash commands that stop this server at once when it runs as a primary (no standby.signal): what
+    /// an agent's watchdog runs when the agent dies, so that a primary is never left without the agent
+    /// that keeps its lease and would fence it.
+    /// </summary>
+    public string StopPrimaryScript()
+    {
+        static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var data = Quote(settings.DataDirectory);
+        var runAs = osUser.RunAs is null ? "" : $"runuser -u {osUser.RunAs} -- ";
+        return $"if [ -f {data}/postmaster.pid ] && [ ! -f {data}/standby.signal ]; then echo \"$(date -Is) stopping primary {settings.Name} (immediate)\"; "
+            + $"{runAs}{Quote(binaries.Path("pg_ctl"))} stop -D {data} -m immediate -w -t 30 -s || kill -9 \"$(head -1 {data}/postmaster.pid)\"; fi\n";
     }
 
     /// <summary>The postmaster's process id when it runs, from postmaster.pid checked against /proc.</summary>

@@ -18,6 +18,7 @@ public static class PghaCli
 
         commands:
           demo       run a complete local cluster on loopback (pgha demo --help)
+          run        run the agent of one node (pgha run --config FILE)
           config     check a pgha.yaml (pgha config check --config FILE)
           version    print the version
 
@@ -73,6 +74,8 @@ public static class PghaCli
                 return Task.FromResult(0);
             case "demo":
                 return DemoCommand.RunAsync(rest, output, stopping);
+            case "run":
+                return HA.Api.Run.RunCommand.RunAsync(rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
                 return HA.Api.Config.ConfigCommand.RunAsync(rest, output);

@@ -28,7 +28,7 @@ public static class ConfigCommand
         if (cli.Has("--help")) { output.WriteLine(Help); return Task.FromResult(0); }
         cli.NoPositionals();
         var path = cli.Value("--config") ?? throw new UsageError("pgha config check needs --config FILE");
-        var config = PghaConfig.Load(path);
+        var config = PghaConfig.Load(path).RequireRunnable(Path.GetFileName(path));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{path}: valid. cluster {config.Cluster}, node {config.Node.Name} at {config.Node.Host}:{config.Node.Port} ({config.DataDirectory}), {config.Members.Count} member(s); lease {config.Lease.Backend} ttl {config.Lease.Ttl.TotalSeconds}s fence_margin {config.Lease.FenceMargin.TotalSeconds}s failsafe {(config.Lease.Failsafe ? "on" : "off")}; failure_timeout {config.Detection.FailureTimeout.TotalSeconds}s, primary_restart_timeout {config.Detection.PrimaryRestartTimeout.TotalSeconds}s, maximum_lag_on_failover {config.Failover.MaximumLagOnFailover} bytes"));
         return Task.FromResult(0);

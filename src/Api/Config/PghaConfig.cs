@@ -9,7 +9,10 @@ using YamlDotNet.RepresentationModel;
 namespace HA.Api.Config;
 
 /// <summary>A member of the cluster as the configuration lists it.</summary>
-public sealed record MemberConfig(string Name, string Host, int Port, int FailoverPriority, bool NoFailover);
+public sealed record MemberConfig(string Name, string Host, int Port, int FailoverPriority, bool NoFailover, int GossipPort = MemberConfig.DefaultGossipPort)
+{
+    public const int DefaultGossipPort = 7433;
+}
 
 /// <summary>
 /// pgha.yaml bound to typed settings. Every key is known and checked at start; environment variables
@@ -29,19 +32,42 @@ public sealed partial record PghaConfig
     public required DetectionSettings Detection { get; init; }
     public required FailoverSettings Failover { get; init; }
     public TimeSpan HealthInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan DirectiveTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public required IReadOnlyList<MemberConfig> Members { get; init; }
+
+    /// <summary>gossip.secret: the cluster secret heartbeats are authenticated with (required to run).</summary>
+    public string? GossipSecret { get; init; }
+
+    /// <summary>postgresql.superuser_password and postgresql.replication_password (required to run).</summary>
+    public string? SuperuserPassword { get; init; }
+    public string? ReplicationPassword { get; init; }
+
+    /// <summary>What <c>pgha run</c> needs beyond what every command needs; throws naming the first missing key.</summary>
+    public PghaConfig RequireRunnable(string source)
+    {
+        if (string.IsNullOrEmpty(GossipSecret)) throw new OperatorError($"{source}: gossip.secret is required to run an agent (at least 16 characters, the same on every member)");
+        if (GossipSecret.Length < 16) throw new OperatorError($"{source}: gossip.secret is {GossipSecret.Length} characters long; use at least 16");
+        if (string.IsNullOrEmpty(SuperuserPassword)) throw new OperatorError($"{source}: postgresql.superuser_password is required to run an agent");
+        if (string.IsNullOrEmpty(ReplicationPassword)) throw new OperatorError($"{source}: postgresql.replication_password is required to run an agent");
+        if (Members.GroupBy(m => (m.Host, m.GossipPort)).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new OperatorError($"{source}: members {string.Join(" and ", clash.Select(m => m.Name))} share the gossip address {clash.Key.Host}:{clash.Key.GossipPort}");
+        if (Members.GroupBy(m => m.Name.Replace('-', '_')).FirstOrDefault(g => g.Count() > 1) is { } alike)
+            throw new OperatorError($"{source}: members {string.Join(" and ", alike.Select(m => m.Name))} differ only by '-' and '_', which their directive queues cannot tell apart");
+        return this;
+    }
 
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
-        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "health", "members"],
-        ["node"] = ["name", "host", "port", "data_dir", "failover_priority", "nofailover"],
-        ["postgresql"] = ["bin_dir", "os_user"],
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "health", "gossip", "members"],
+        ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
+        ["postgresql"] = ["bin_dir", "os_user", "superuser_password", "replication_password"],
+        ["gossip"] = ["secret"],
         ["witness"] = ["connection_string", "schema"],
         ["lease"] = ["backend", "ttl", "fence_margin", "failsafe", "postgres", "etcd", "consul"],
         ["lease.postgres"] = ["connection_string"],
         ["lease.etcd"] = ["endpoints", "username", "password", "prefix"],
         ["lease.consul"] = ["address", "token"],
-        ["failover"] = ["failure_timeout", "primary_restart_timeout", "maximum_lag_on_failover", "report_freshness"],
+        ["failover"] = ["failure_timeout", "primary_restart_timeout", "maximum_lag_on_failover", "report_freshness", "directive_timeout"],
         ["health"] = ["interval"],
     };
 
@@ -104,8 +130,8 @@ public sealed partial record PghaConfig
         foreach (var (k, v) in mapping.Children)
         {
             var name = (k as YamlScalarNode)?.Value ?? "";
-            if (name is not ("name" or "host" or "port" or "failover_priority" or "nofailover"))
-                throw new OperatorError($"{source}: unknown key '{key}.{name}' (line {k.Start.Line}); expected name, host, port, failover_priority, nofailover");
+            if (name is not ("name" or "host" or "port" or "gossip_port" or "failover_priority" or "nofailover"))
+                throw new OperatorError($"{source}: unknown key '{key}.{name}' (line {k.Start.Line}); expected name, host, port, gossip_port, failover_priority, nofailover");
             fields[name] = (v as YamlScalarNode)?.Value ?? "";
         }
         return MemberFrom(fields, key, source);
@@ -119,7 +145,8 @@ public sealed partial record PghaConfig
             fields.GetValueOrDefault("host") ?? throw new OperatorError($"{source}: {key}.host is missing"),
             Integer(fields, "port", key, source, 1, 65535) ?? throw new OperatorError($"{source}: {key}.port is missing"),
             Integer(fields, "failover_priority", key, source, int.MinValue, int.MaxValue) ?? 0,
-            Boolean(fields, "nofailover", key, source) ?? false);
+            Boolean(fields, "nofailover", key, source) ?? false,
+            Integer(fields, "gossip_port", key, source, 1, 65535) ?? MemberConfig.DefaultGossipPort);
     }
 
     private static PghaConfig Bind(Dictionary<string, string> v, List<MemberConfig> members, string source)
@@ -166,7 +193,7 @@ public sealed partial record PghaConfig
             Detection = new DetectionSettings
             {
                 FailureTimeout = Duration(v, "failover.failure_timeout", source) ?? TimeSpan.FromSeconds(3),
-                PrimaryRestartTimeout = Duration(v, "failover.primary_restart_timeout", source) ?? TimeSpan.FromSeconds(10),
+                PrimaryRestartTimeout = Duration(v, "failover.primary_restart_timeout", source, zeroAllowed: true) ?? TimeSpan.FromSeconds(10),
             },
             Failover = new FailoverSettings
             {
@@ -174,7 +201,11 @@ public sealed partial record PghaConfig
                 ReportFreshness = Duration(v, "failover.report_freshness", source) ?? TimeSpan.FromSeconds(10),
             },
             HealthInterval = Duration(v, "health.interval", source) ?? TimeSpan.FromMilliseconds(500),
+            DirectiveTimeout = Duration(v, "failover.directive_timeout", source) ?? TimeSpan.FromSeconds(30),
             Members = all,
+            GossipSecret = v.GetValueOrDefault("gossip.secret"),
+            SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
+            ReplicationPassword = v.GetValueOrDefault("postgresql.replication_password"),
         };
     }
 
@@ -184,14 +215,14 @@ public sealed partial record PghaConfig
     [GeneratedRegex(@"^(\d+)\s*(B|kB|MB|GB)?$")]
     private static partial Regex SizePattern();
 
-    private static TimeSpan? Duration(IReadOnlyDictionary<string, string> v, string key, string source)
+    private static TimeSpan? Duration(IReadOnlyDictionary<string, string> v, string key, string source, bool zeroAllowed = false)
     {
         if (!v.TryGetValue(key, out var text)) return null;
         var match = DurationPattern().Match(text.Trim());
         if (!match.Success) throw new OperatorError($"{source}: {key}: '{text}' is not a duration (use 500ms, 10s, 1m or 1h)");
         var amount = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
         var span = match.Groups[2].Value switch { "ms" => TimeSpan.FromMilliseconds(amount), "s" => TimeSpan.FromSeconds(amount), "m" => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromHours(amount) };
-        return span > TimeSpan.Zero ? span : throw new OperatorError($"{source}: {key} must be longer than zero");
+        return span > TimeSpan.Zero || (zeroAllowed && span == TimeSpan.Zero) ? span : throw new OperatorError($"{source}: {key} must be longer than zero");
     }
 
     private static long? Size(IReadOnlyDictionary<string, string> v, string key, string source)

@@ -26,3 +26,9 @@ public sealed record DirectiveIssued(
 public sealed record DirectiveSucceeded(string DirectiveId, string Node, TimeSpan Duration, string Detail) : ClusterEvent, INodeEvent;
 
 public sealed record DirectiveFailed(string DirectiveId, string Node, TimeSpan Duration, string Error) : ClusterEvent, INodeEvent;
+
+/// <summary>
+/// A directive got no answer before it expired. The coordinator either issues it again
+/// (<see cref="Retrying"/>, as a new directive) or abandons it; either way it is no longer pending.
+/// </summary>
+public sealed record DirectiveExpired(string DirectiveId, string Node, DirectiveKind Kind, int Attempt, bool Retrying, string Reason) : ClusterEvent, INodeEvent;

@@ -15,7 +15,7 @@ public static class EventTypes
         typeof(FailoverPaused), typeof(FailoverResumed), typeof(PostgresParametersChanged), typeof(SynchronousStandbysChanged),
         typeof(FailoverStarted), typeof(FailoverCompleted), typeof(FailoverFailed), typeof(NodeFenced), typeof(PrimaryChanged),
         typeof(NodeRejoined), typeof(SwitchoverRequested), typeof(SwitchoverCompleted), typeof(SwitchoverFailed),
-        typeof(DirectiveIssued), typeof(DirectiveSucceeded), typeof(DirectiveFailed),
+        typeof(DirectiveIssued), typeof(DirectiveSucceeded), typeof(DirectiveFailed), typeof(DirectiveExpired),
     ];
 
     private static readonly Dictionary<string, Type> ByName = All.ToDictionary(NameOf, t => t, StringComparer.Ordinal);

@@ -41,12 +41,12 @@ public static class FailoverSteps
 
         if (!failover.FromFenced && failover.From is { } from)
         {
-            if (primaryLeaseHolder != from)
-                return new Decision($"{from}'s primary lease has expired: it can no longer accept writes",
-                    [new NodeFenced(from, failover.Term, "its primary lease expired", null) { By = by, CorrelationId = failover.Id }]);
             if (failover.FenceOutcome == "succeeded")
                 return new Decision($"{from}'s agent acknowledged FENCE",
                     [new NodeFenced(from, failover.Term, "its agent acknowledged FENCE", null) { By = by, CorrelationId = failover.Id }]);
+            if (primaryLeaseHolder != from)
+                return new Decision($"{from} no longer holds the primary lease (expired or released): it can no longer accept writes",
+                    [new NodeFenced(from, failover.Term, "its primary lease expired or was released", null) { By = by, CorrelationId = failover.Id }]);
             var pending = failover.FenceDirective is { } fence && state.PendingDirectives.TryGetValue(fence, out var p) && p.ExpiresAt > context.Now;
             return Decision.Wait(pending
                 ? $"waiting for {from} to acknowledge FENCE or for its primary lease to expire"

@@ -52,6 +52,10 @@ public static class FailureDetector
                 ? $"the primary lease of {primary} expired"
                 : $"the primary lease is held by {evidence.PrimaryLeaseHolder}, not by {primary}", observations);
 
+        // While the primary's own agent reports its PostgreSQL down, that agent is in charge: it restarts
+        // it within primary_restart_timeout, and rule (a) decides — peers failing to reach it then say nothing new.
+        if (evidence.DownSinceByOwnAgent is not null) return new PrimaryVerdict(null, observations);
+
         var observers = state.Nodes.Keys.Where(n => n != primary).ToList();
         var failing = evidence.Observations
             .Where(o => observers.Contains(o.Observer) && !o.Reachable && o.UnreachableSince is { } since && now - since >= settings.FailureTimeout)

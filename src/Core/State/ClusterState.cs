@@ -119,6 +119,7 @@ public sealed class ClusterState
             PrimaryChanged p when p.Term == PrimaryTerm && p.Node != Primary => $"term {p.Term} already has primary {Primary}; a new primary needs a new term",
             DirectiveSucceeded s when !PendingDirectives.ContainsKey(s.DirectiveId) => $"directive {s.DirectiveId} is not pending (unknown, or already answered)",
             DirectiveFailed f when !PendingDirectives.ContainsKey(f.DirectiveId) => $"directive {f.DirectiveId} is not pending (unknown, or already answered)",
+            DirectiveExpired x when !PendingDirectives.ContainsKey(x.DirectiveId) => $"directive {x.DirectiveId} is not pending (unknown, or already answered)",
             DirectiveIssued d when PendingDirectives.ContainsKey(d.DirectiveId) => $"directive {d.DirectiveId} was already issued",
             FailoverPaused when Paused => $"cluster {Cluster} is already paused",
             FailoverResumed when !Paused => $"cluster {Cluster} is not paused",
@@ -260,6 +261,10 @@ public sealed class ClusterState
             case DirectiveFailed f:
                 PendingDirectives.Remove(f.DirectiveId);
                 RecordOutcome(f.DirectiveId, "failed: " + f.Error);
+                break;
+            case DirectiveExpired x:
+                PendingDirectives.Remove(x.DirectiveId);
+                RecordOutcome(x.DirectiveId, "expired: " + x.Reason);
                 break;
         }
     }

@@ -55,7 +55,7 @@ public sealed class reading_pgha_yaml
     [InlineData("lease:\n  backend: consul", "pgha.yaml: lease.consul.address is required for lease.backend consul")]
     [InlineData("failover:\n  maximum_lag_on_failover: lots", "pgha.yaml: failover.maximum_lag_on_failover: 'lots' is not a size (use 1048576, 512kB, 1MB or 1GB)")]
     [InlineData("members:\n  - { name: n2, host: 10.0.0.1, port: 5432 }", "pgha.yaml: members n1 and n2 share the address 10.0.0.1:5432")]
-    [InlineData("members:\n  - { name: n2, host: h, prot: 1 }", "pgha.yaml: unknown key 'members[0].prot' (line 5); expected name, host, port, failover_priority, nofailover")]
+    [InlineData("members:\n  - { name: n2, host: h, prot: 1 }", "pgha.yaml: unknown key 'members[0].prot' (line 5); expected name, host, port, gossip_port, failover_priority, nofailover")]
     [InlineData("lease:\n  failsafe: maybe", "pgha.yaml: lease.failsafe: 'maybe' is not true or false")]
     public void a_mistake_names_the_key(string extra, string message)
     {

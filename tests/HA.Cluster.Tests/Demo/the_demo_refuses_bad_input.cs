@@ -166,7 +166,8 @@ public sealed class checking_a_configuration_file
         var file = Path.Combine(Path.GetTempPath(), $"pgha-{Guid.NewGuid():N}.yaml");
         try
         {
-            await File.WriteAllTextAsync(file, "cluster: shop\nnode: { name: n1, host: 127.0.0.1, port: 5432, data_dir: /d }\nwitness: { connection_string: x }\n");
+            await File.WriteAllTextAsync(file, "cluster: shop\nnode: { name: n1, host: 127.0.0.1, port: 5432, data_dir: /d }\nwitness: { connection_string: x }\n"
+                + "gossip: { secret: 0123456789abcdef }\npostgresql: { superuser_password: a, replication_password: b }\n");
             var ok = await PghaProcess.RunAsync("config", "check", "--config", file);
             Assert.Equal(0, ok.ExitCode);
             Assert.StartsWith($"{file}: valid. cluster shop, node n1 at 127.0.0.1:5432 (/d), 1 member(s); lease postgres ttl 30s fence_margin 5s failsafe off", ok.Output);

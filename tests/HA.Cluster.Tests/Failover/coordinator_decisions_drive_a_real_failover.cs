@@ -66,7 +66,7 @@ public sealed class coordinator_decisions_drive_a_real_failover
             foreach (var directive in decision.Events.OfType<DirectiveIssued>())
             {
                 var result = await runners[directive.Node].RunAsync(new DirectiveEnvelope(Cluster, directive), default);
-                await store.AppendAsync(Cluster, await store.VersionAsync(Cluster), [result.ToEvent(directive.CorrelationId)], fencingToken: 5);
+                await store.AppendAsync(Cluster, await store.VersionAsync(Cluster), [result.ToEvent()], fencingToken: 5);
             }
         }
 
@@ -93,7 +93,7 @@ public sealed class coordinator_decisions_drive_a_real_failover
         var rewound = await runners["n1"].RunAsync(new DirectiveEnvelope(Cluster, rewind), default);
         Assert.True(rewound.Succeeded, rewound.Detail);
         Assert.Same(rewound, await runners["n1"].RunAsync(new DirectiveEnvelope(Cluster, rewind), default)); // delivered twice, run once
-        await store.AppendAsync(Cluster, after.Version + 1, [rewound.ToEvent("rejoin"), new NodeRejoined("n1", "rewind", 2, rewound.Duration) { By = Initiator.Coordinator("n3"), CorrelationId = "rejoin" }], fencingToken: 5);
+        await store.AppendAsync(Cluster, after.Version + 1, [rewound.ToEvent(), new NodeRejoined("n1", "rewind", 2, rewound.Duration) { By = Initiator.Coordinator("n3"), CorrelationId = "rejoin" }], fencingToken: 5);
         await Eventually.HoldsAsync(() => Scalar(n1, "SELECT count(*)::text FROM acknowledged"), c => c == "201", TimeSpan.FromSeconds(60), $"n1 following {primaryName} after the rewind");
         Assert.Equal(NodeRole.Replica, (await store.StateAsync(Cluster)).Nodes["n1"].Role);
 

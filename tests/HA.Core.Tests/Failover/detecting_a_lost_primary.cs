@@ -58,4 +58,15 @@ public sealed class detecting_a_lost_primary
         var failFast = FailureDetector.JudgePrimary(state, new PrimaryEvidence(Now, "n1", []), Settings with { PrimaryRestartTimeout = TimeSpan.Zero }, Now);
         Assert.True(failFast.Lost);
     }
+
+    [Fact]
+    public void observers_failing_to_reach_it_do_not_cut_short_a_restart_in_place_by_its_own_agent()
+    {
+        var state = Scenario.Bootstrapped().State;
+        var restarting = FailureDetector.JudgePrimary(state, new PrimaryEvidence(Now.AddSeconds(-5), "n1", [Unreachable("n2", 5), Unreachable("n3", 5)]), Settings, Now);
+        Assert.False(restarting.Lost);
+
+        var agentSilent = FailureDetector.JudgePrimary(state, new PrimaryEvidence(null, "n1", [Unreachable("n2", 5), Unreachable("n3", 5)]), Settings, Now);
+        Assert.True(agentSilent.Lost);
+    }
 }

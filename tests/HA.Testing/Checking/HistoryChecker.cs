@@ -236,6 +236,9 @@ public static class HistoryChecker
                 case DirectiveFailed f:
                     Answer(recorded, f.DirectiveId, f.Node);
                     break;
+                case DirectiveExpired x:
+                    Answer(recorded, x.DirectiveId, x.Node);
+                    break;
                 case FailoverStarted f:
                     if (running is { } other)
                         Add(ViolationKind.OverlappingFailovers, recorded, $"failover {f.FailoverId} started while failover {other.Failover.FailoverId} (version {other.Version}) was still in progress");

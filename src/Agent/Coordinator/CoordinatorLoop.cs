@@ -1,0 +1,289 @@
+using HA.Agent.Gossip;
+using HA.Core.Events;
+using HA.Core.Failover;
+using HA.Core.Leases;
+using HA.Core.Replication;
+using HA.Core.State;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HA.Agent.Coordinator;
+
+/// <summary>The coordinator's timings and limits.</summary>
+public sealed record CoordinatorSettings
+{
+    public DetectionSettings Detection { get; init; } = new();
+    public FailoverSettings Failover { get; init; } = new();
+
+    /// <summary>failover.directive_timeout: how long FENCE, PROMOTE, REPOINT and CHECKPOINT may take before they expire.</summary>
+    public TimeSpan DirectiveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long REWIND and REINITIALIZE may take (a base backup can be long).</summary>
+    public TimeSpan RejoinTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often the decision loop looks at the evidence.</summary>
+    public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A heartbeat older than this means the agent is silent.</summary>
+    public TimeSpan HeartbeatFreshness { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// The coordinator's decision loop (DESIGN §5), run by the coordinator-lease holder for as long as it
+/// holds the lease: read the log, gather the evidence (gossiped heartbeats, the primary lease), judge
+/// the primary, and append what follows — bootstrap, failover steps, rejoins, repoints, health changes,
+/// expired directives — fenced by the lease's token. Every decision is a pure function of the log
+/// and the evidence, so a new coordinator picks up where a dead one stopped.
+/// </summary>
+public sealed class CoordinatorLoop(
+    string cluster,
+    string node,
+    IReadOnlyList<NodeSpec> members,
+    IClusterLog log,
+    ILeaseStore leases,
+    Func<IReadOnlyDictionary<string, ReceivedHeartbeat>> heartbeats,
+    CoordinatorSettings settings,
+    TimeProvider time,
+    ILogger? logger = null)
+{
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly Dictionary<string, DateTimeOffset> _strayUpstreamSince = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastIssued = new(StringComparer.Ordinal);
+    private DateTimeOffset? _leaseMissingSince;
+    private DateTimeOffset _inOfficeSince;
+    private string? _lastWhy;
+
+    /// <summary>Decides until <paramref name="office"/> is cancelled (the lease was lost or the agent stops).</summary>
+    public async Task RunAsync(LeaseGrant grant, CancellationToken office)
+    {
+        _inOfficeSince = time.GetUtcNow();
+        while (!office.IsCancellationRequested)
+        {
+            try
+            {
+                await RoundAsync(grant, office).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (office.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ClusterLogMovedOn e)
+            {
+                // Another appender (an agent's answer) won the race: decide again on the new state.
+                _logger.LogDebug("Coordinator {Node}: {Error}", node, e.Message);
+            }
+            catch (Exception e)
+            {
+                // The witness store is unreachable or refused the decision: decide again next round.
+                _logger.LogWarning("Coordinator {Node}: {Error}", node, e.GetBaseException().Message);
+                await PauseAsync(TimeSpan.FromMilliseconds(500), office).ConfigureAwait(false);
+            }
+            await PauseAsync(settings.Tick, office).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PauseAsync(TimeSpan span, CancellationToken office)
+    {
+        try { await Task.Delay(span, time, office).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>One decision round; returns why it did (or did not) act.</summary>
+    public async Task<string> RoundAsync(LeaseGrant grant, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var state = await log.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var seen = heartbeats();
+        Decision decision;
+        if (state is null)
+        {
+            decision = Bootstrap(seen, grant, now);
+        }
+        else if (state.Coordinator != node || state.CoordinatorToken != grant.Token)
+        {
+            decision = new Decision($"{node} takes office as coordinator with token {grant.Token}",
+                [new CoordinatorElected(node, grant.Token) { By = Initiator.Coordinator(node), CorrelationId = $"coordinator-{grant.Token}" }]);
+        }
+        else
+        {
+            decision = await DecideAsync(state, seen, grant, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (decision.Events.Count > 0)
+        {
+            await log.AppendAsync(state?.Version ?? 0, decision.Events, grant.Token, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Coordinator {Node}: {Why} ({Events})", node, decision.Why, string.Join(", ", decision.Events.Select(EventTypes.NameOf)));
+        }
+        else if (decision.Why != _lastWhy)
+        {
+            _logger.LogInformation("Coordinator {Node}: {Why}", node, decision.Why);
+        }
+        _lastWhy = decision.Why;
+        return decision.Why;
+    }
+
+    private Decision Bootstrap(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, LeaseGrant grant, DateTimeOffset now)
+    {
+        var writable = members
+            .Where(m => Fresh(seen, m.Name, now) is { PostgresRunning: true, InRecovery: false })
+            .ToList();
+        if (writable.Count == 0) return Decision.Wait($"cluster {cluster} has no history yet: waiting for a member to report a running primary");
+        if (writable.Count > 1)
+            return Decision.Wait($"cluster {cluster} has no history yet and {string.Join(" and ", writable.Select(w => w.Name))} all accept writes: refusing to bootstrap until only one does");
+        var primary = seen[writable[0].Name].Heartbeat;
+        var by = Initiator.Coordinator(node);
+        var id = $"bootstrap-{grant.Token}";
+        return new Decision($"bootstrapping cluster {cluster} with primary {primary.Node} on timeline {primary.Timeline}",
+        [
+            new ClusterBootstrapped(cluster, primary.Node, primary.Timeline ?? 1, primary.CurrentLsn ?? "0/0", members) { By = by, CorrelationId = id },
+            new CoordinatorElected(node, grant.Token) { By = by, CorrelationId = id },
+        ]);
+    }
+
+    private async Task<Decision> DecideAsync(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, LeaseGrant grant, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var by = Initiator.Coordinator(node);
+        var context = new CoordinatorContext(node, grant.Token, now, settings.DirectiveTimeout, () => Guid.NewGuid().ToString("n")[..12]);
+
+        // Directives nobody answered in time are no longer pending: say so before deciding on.
+        var expired = state.PendingDirectives.Values.Where(d => d.ExpiresAt <= now).ToList();
+        if (expired.Count > 0)
+        {
+            return new Decision($"{expired.Count} directive(s) expired without an answer", [.. expired.Select(d =>
+            {
+                var attempt = _attempts.GetValueOrDefault($"{d.Node}/{d.Kind}", 1);
+                var retrying = d.Kind is DirectiveKind.Repoint or DirectiveKind.Rewind or DirectiveKind.Reinitialize or DirectiveKind.Checkpoint;
+                return new DirectiveExpired(d.DirectiveId, d.Node, d.Kind, attempt, retrying,
+                    $"no answer from {d.Node}'s agent by {d.ExpiresAt:HH:mm:ss.fff}" + (retrying ? "; it will be issued again when its agent is back" : "; abandoned"))
+                { By = by, CorrelationId = d.DirectiveId };
+            })]);
+        }
+
+        if (state.Failover is not null || state.Primary is null || !state.Nodes.ContainsKey(state.Primary))
+        {
+            // Replicas lose their upstream during a failover; the failover repoints them.
+            _strayUpstreamSince.Clear();
+            return FailoverSteps.Next(state, Judge(state, seen, null, now), () => Choose(state, seen, now), await PrimaryLeaseHolderAsync(cancellationToken).ConfigureAwait(false), context);
+        }
+
+        var holder = await PrimaryLeaseHolderAsync(cancellationToken).ConfigureAwait(false);
+        var verdict = Judge(state, seen, holder, now);
+        if (verdict.Lost)
+        {
+            _strayUpstreamSince.Clear();
+            return FailoverSteps.Next(state, verdict, () => Choose(state, seen, now), holder, context);
+        }
+
+        return Housekeeping(state, seen, now, context, by) ?? Decision.Wait($"primary {state.Primary} is healthy");
+    }
+
+    private PrimaryVerdict Judge(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string? holder, DateTimeOffset now)
+    {
+        var primary = state.Primary;
+        var own = primary is null ? null : Fresh(seen, primary, now);
+        var observations = seen.Values
+            .Where(r => r.Heartbeat.Node != primary && now - r.ReceivedAt <= settings.HeartbeatFreshness)
+            .SelectMany(r => r.Heartbeat.Peers.Where(p => p.Peer == primary).Select(p => new PrimaryObservation(r.Heartbeat.Node, p.Reachable, p.UnreachableSince, p.Detail)))
+            .ToList();
+
+        // A primary whose agent is alive and serving takes a moment to (re)take its lease: a free lease
+        // counts as expired only when its agent is silent, or after a grace of several heartbeats.
+        if (holder != primary)
+        {
+            _leaseMissingSince ??= now;
+            if (own is { PostgresRunning: true, InRecovery: false } && now - _leaseMissingSince < settings.HeartbeatFreshness + settings.HeartbeatFreshness)
+                holder = primary;
+        }
+        else
+        {
+            _leaseMissingSince = null;
+        }
+        return FailureDetector.JudgePrimary(state, new PrimaryEvidence(own is { PostgresRunning: false } ? own.PostgresDownSince ?? now : null, holder, observations), settings.Detection, now);
+    }
+
+    private CandidateChoice Choose(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now)
+    {
+        var reports = seen.Values.ToDictionary(r => r.Heartbeat.Node, r => new NodeReport(
+            r.Heartbeat.Node,
+            r.Heartbeat.PostgresRunning ? NodeHealth.Healthy : NodeHealth.Unhealthy,
+            r.Heartbeat.InRecovery,
+            Lsn.TryParse(r.Heartbeat.ReceivedLsn, out var received) ? received : null,
+            Lsn.TryParse(r.Heartbeat.ReplayedLsn, out var replayed) ? replayed : null,
+            r.ReceivedAt), StringComparer.Ordinal);
+        Lsn? primaryLastKnown = Lsn.TryParse(state.PrimaryLsn, out var logged) ? logged : null;
+        if (state.Primary is { } primary && seen.TryGetValue(primary, out var last) && Lsn.TryParse(last.Heartbeat.CurrentLsn, out var reported)
+            && (primaryLastKnown is null || reported > primaryLastKnown.Value))
+            primaryLastKnown = reported;
+        return FailoverPolicy.ChooseCandidate(state, reports, primaryLastKnown, settings.Failover, now);
+    }
+
+    private async Task<string?> PrimaryLeaseHolderAsync(CancellationToken cancellationToken) =>
+        (await leases.ReadAsync(LeaseKeys.Primary(cluster), cancellationToken).ConfigureAwait(false))?.Holder;
+
+    /// <summary>With the primary healthy: node health changes, rejoining a former primary, repointing a replica that follows nobody.</summary>
+    private Decision? Housekeeping(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now, CoordinatorContext context, Initiator by)
+    {
+        var events = new List<ClusterEvent>();
+        var why = new List<string>();
+        if (now - _inOfficeSince > settings.HeartbeatFreshness)
+        {
+            foreach (var view in state.Nodes.Values)
+            {
+                var beat = Fresh(seen, view.Name, now);
+                var (health, reason) = beat is null
+                    ? (NodeHealth.Unreachable, $"no heartbeat from its agent for more than {settings.HeartbeatFreshness.TotalSeconds:0.#} s")
+                    : beat.PostgresRunning ? (NodeHealth.Healthy, beat.InRecovery ? "standby running" : "primary running") : (NodeHealth.Unhealthy, beat.Detail ?? "PostgreSQL is not running");
+                if (health == view.Health) continue;
+                events.Add(new NodeHealthChanged(view.Name, health, reason, [beat is null ? node : view.Name]) { By = by, CorrelationId = $"health-{view.Name}-{state.Version}" });
+                why.Add($"{view.Name} is {health.ToString().ToLowerInvariant()}");
+            }
+        }
+
+        var primary = state.Nodes[state.Primary!];
+        var primaryBeat = Fresh(seen, primary.Name, now);
+        if (primaryBeat is not { PostgresRunning: true, InRecovery: false })
+            return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
+        var busy = state.PendingDirectives.Values.Select(d => d.Node).ToHashSet(StringComparer.Ordinal);
+        var upstream = new Dictionary<string, string> { ["upstream"] = primary.Name };
+        var primaryAddress = $"{primary.Host}:{primary.Port}";
+        foreach (var view in state.Nodes.Values.Where(n => n.Name != primary.Name && !busy.Contains(n.Name)))
+        {
+            var beat = Fresh(seen, view.Name, now);
+            if (beat is null) continue;
+            // A node whose last directive failed gets a moment before the next one.
+            if (_lastIssued.TryGetValue(view.Name, out var last) && now - last < TimeSpan.FromSeconds(10)) continue;
+            if (view.Role == NodeRole.FormerPrimary)
+            {
+                _lastIssued[view.Name] = now;
+                events.Add(Issue(DirectiveKind.Rewind, view.Name, state, context, by, upstream, settings.RejoinTimeout, $"rejoin-{view.Name}-{state.Term}"));
+                why.Add($"rejoining former primary {view.Name} to {primary.Name} (rewind)");
+                continue;
+            }
+            if (view.Role != NodeRole.Replica || beat is not { PostgresRunning: true, InRecovery: true }) continue;
+            if (beat.Upstream == primaryAddress)
+            {
+                _strayUpstreamSince.Remove(view.Name);
+                _attempts.Remove($"{view.Name}/{DirectiveKind.Repoint}");
+                continue;
+            }
+            var since = _strayUpstreamSince.TryGetValue(view.Name, out var s) ? s : _strayUpstreamSince[view.Name] = now;
+            if (now - since < TimeSpan.FromSeconds(5)) continue;
+            _strayUpstreamSince[view.Name] = now;
+            var key = $"{view.Name}/{DirectiveKind.Repoint}";
+            var attempt = _attempts[key] = _attempts.GetValueOrDefault(key) + 1;
+            // Repointing twice without streaming means the replica diverged: rewind it instead.
+            var kind = attempt > 2 ? DirectiveKind.Rewind : DirectiveKind.Repoint;
+            _lastIssued[view.Name] = now;
+            events.Add(Issue(kind, view.Name, state, context, by, upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout, $"follow-{view.Name}-{state.Version}"));
+            why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primaryAddress}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
+        }
+        return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
+    }
+
+    private DirectiveIssued Issue(DirectiveKind kind, string target, ClusterState state, CoordinatorContext context, Initiator by, IReadOnlyDictionary<string, string> arguments, TimeSpan timeout, string correlation) =>
+        new(context.NewId(), target, kind, state.Term, context.FencingToken, context.Now + timeout, arguments) { By = by, CorrelationId = correlation };
+
+    private Heartbeat? Fresh(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string name, DateTimeOffset now) =>
+        seen.TryGetValue(name, out var received) && now - received.ReceivedAt <= settings.HeartbeatFreshness ? received.Heartbeat : null;
+}

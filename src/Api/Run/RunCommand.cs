@@ -1,0 +1,269 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using HA.Agent.Coordinator;
+using HA.Agent.Directives;
+using HA.Agent.Gossip;
+using HA.Agent.Postgres;
+using HA.Agent.Runtime;
+using HA.Api.Cli;
+using HA.Api.Config;
+using HA.Core.Errors;
+using HA.Core.Events;
+using HA.Core.Leases;
+using HA.Projections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Wolverine.Runtime;
+
+namespace HA.Api.Run;
+
+/// <summary>
+/// <c>pgha run --config pgha.yaml</c>: the agent of one node and its coordinator candidacy in one
+/// process (DESIGN §2). Everything is checked and opened before anything acts: a bad key, an
+/// unreachable witness or lease store, a gossip port in use stop the start with one line.
+/// </summary>
+public static class RunCommand
+{
+    public const string Help = """
+        pgha run — run the agent of one node (and its coordinator candidacy)
+
+        usage: pgha run --config FILE [--log-level LEVEL]
+
+        Reads and checks FILE (see docs/configuration.md; PGHA__SECTION__KEY variables override it),
+        connects to the witness store and the lease store, then probes and manages the node's
+        PostgreSQL, gossips with the other members, runs the coordinator's directives and campaigns
+        to be the coordinator. SIGTERM or Ctrl-C stops it: the leases are released and PostgreSQL is
+        stopped (a primary's replicas take over).
+
+        options:
+          --config FILE        the node's pgha.yaml
+          --log-level LEVEL    debug, information (default), warning or error
+          --keep-postgres      leave PostgreSQL running when the agent stops (a replica's reads go on)
+        """;
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken stopping)
+    {
+        var cli = CommandLine.Parse("pgha run", arguments, ["--config", "--log-level"], ["--keep-postgres"]);
+        if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
+        cli.NoPositionals();
+        var path = cli.Value("--config") ?? throw new UsageError("pgha run needs --config FILE");
+        var level = cli.Value("--log-level") switch
+        {
+            null or "information" or "info" => LogLevel.Information,
+            "debug" => LogLevel.Debug,
+            "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            var other => throw new UsageError($"--log-level '{other}' is not one of debug, information, warning, error"),
+        };
+        var config = PghaConfig.Load(path).RequireRunnable(Path.GetFileName(path));
+        await using var node = await RunningNode.OpenAsync(config, level, stopping);
+        await node.RunAsync(keepPostgres: cli.Has("--keep-postgres"), stopping);
+        return 0;
+    }
+}
+
+/// <summary>One node's agent, gossip, coordinator candidacy and message host, opened together and stopped together.</summary>
+internal sealed class RunningNode : IAsyncDisposable
+{
+    private readonly List<Func<ValueTask>> _close = [];
+    private PghaConfig _config = null!;
+    private ILoggerFactory _logs = null!;
+    private ILogger _logger = null!;
+    private PostgresInstance _instance = null!;
+    private WitnessStore _witness = null!;
+    private ILeaseStore _leases = null!;
+    private NodeAgent _agent = null!;
+    private GossipNode _gossip = null!;
+    private IHost _host = null!;
+    private OrphanGuard _watchdog = null!;
+
+    public static async Task<RunningNode> OpenAsync(PghaConfig config, LogLevel level, CancellationToken cancellationToken)
+    {
+        var node = new RunningNode { _config = config };
+        try
+        {
+            await node.OpenPartsAsync(level, cancellationToken);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task OpenPartsAsync(LogLevel level, CancellationToken cancellationToken)
+    {
+        var config = _config;
+        _logs = LoggerFactory.Create(logging => AgentHost.ConfigureLogging(logging, level));
+        _close.Add(() => { _logs.Dispose(); return ValueTask.CompletedTask; });
+        _logger = _logs.CreateLogger("pgha");
+
+        var binaries = await PostgresBinaries.LocateAsync(config.PostgresBinDirectory, cancellationToken);
+        var osUser = await PostgresOsUser.ResolveAsync(config.PostgresOsUser, cancellationToken);
+        var settings = new NodeSettings
+        {
+            Name = config.Node.Name,
+            NodeDirectory = Path.GetFullPath(config.DataDirectory),
+            Port = config.Node.Port,
+            ListenAddress = config.Node.Host,
+            HbaNetworks = [.. config.Members.Select(m => HostNetwork(m.Host)).Append("127.0.0.1/32").Append("::1/128").Distinct()],
+        };
+        _instance = new PostgresInstance(settings, binaries, osUser);
+        var credentials = new ClusterCredentials(config.SuperuserPassword!, config.ReplicationPassword!);
+        var peers = config.Members.ToDictionary(m => m.Name, m => new ReplicationSource(m.Host, m.Port), StringComparer.Ordinal);
+
+        _witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        _close.Add(() => _witness.DisposeAsync());
+        _leases = await config.Lease.OpenAsync(cancellationToken);
+        _close.Add(() => _leases.DisposeAsync());
+
+        // The watchdog: if this process dies, a primary it was keeping is stopped at once (nobody would fence it).
+        _watchdog = OrphanGuard.Arm(_instance.StopPrimaryScript(), Path.Combine(settings.NodeDirectory, "agent-watchdog.log"));
+        _close.Add(() => { _watchdog.Dispose(); return ValueTask.CompletedTask; });
+
+        _agent = new NodeAgent(new NodeAgentOptions
+        {
+            Cluster = config.Cluster,
+            Context = new NodeAgentContext(_instance, credentials, peers),
+            HealthInterval = config.HealthInterval,
+            PrimaryRestartTimeout = config.Detection.PrimaryRestartTimeout,
+            PrimaryLease = config.Lease.Timings,
+            Failsafe = config.Lease.Failsafe,
+            StateDirectory = Path.Combine(settings.NodeDirectory, "agent"),
+        }, _leases, ReadStateAsync, TimeProvider.System, _logs.CreateLogger("agent"));
+        _close.Add(() => _agent.DisposeAsync());
+        // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
+        await _agent.TickAsync(cancellationToken);
+
+        _gossip = GossipNode.Start(new GossipOptions
+        {
+            Cluster = config.Cluster,
+            Node = config.Node.Name,
+            Bind = new IPEndPoint(Address(config.Node.Host, "node.host"), config.Node.GossipPort),
+            Peers = config.Members.Where(m => m.Name != config.Node.Name)
+                .ToDictionary(m => m.Name, m => new IPEndPoint(Address(m.Host, $"members.{m.Name}.host"), m.GossipPort), StringComparer.Ordinal),
+            Secret = Encoding.UTF8.GetBytes(config.GossipSecret!),
+            Interval = config.HealthInterval,
+        }, _agent.CurrentHeartbeat, TimeProvider.System, _logs.CreateLogger("gossip"));
+        _close.Add(() => _gossip.DisposeAsync());
+        _agent.PeerHeartbeats = () => _gossip.Latest;
+
+        var parts = new AgentHost.Parts { Agent = _agent };
+        _host = AgentHost.Build(config.WitnessConnectionString, config.WitnessSchema + "_wolverine", config.Cluster, config.Node.Name, config.Members.Select(m => m.Name), parts, level);
+        parts.Results = new DirectiveResults(_witness, _host.Services.GetRequiredService<ILogger<DirectiveResults>>());
+        try
+        {
+            await _host.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _host.Dispose();
+            throw new OperatorError($"cannot start the directive queues in the witness database: {e.GetBaseException().Message}; check witness.connection_string", e);
+        }
+        _close.Add(async () => { await _host.StopAsync(CancellationToken.None); _host.Dispose(); });
+    }
+
+    private async Task<HA.Core.State.ClusterState?> ReadStateAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _witness.StateAsync(_config.Cluster, cancellationToken);
+        }
+        catch (UnknownClusterError)
+        {
+            return null;
+        }
+    }
+
+    public async Task RunAsync(bool keepPostgres, CancellationToken stopping)
+    {
+        var config = _config;
+        _logger.LogInformation("pgha run: node {Node} of cluster {Cluster} ({Members} members), PostgreSQL {Host}:{Port}, lease {Backend} ttl {Ttl} s, primary_restart_timeout {Restart} s",
+            config.Node.Name, config.Cluster, config.Members.Count, config.Node.Host, config.Node.Port, config.Lease.Backend, config.Lease.Ttl.TotalSeconds, config.Detection.PrimaryRestartTimeout.TotalSeconds);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var outbox = new DirectiveOutbox(_host.Services.GetRequiredService<IWolverineRuntime>());
+        var log = new WitnessClusterLog(_witness, config.Cluster, outbox);
+        var members = config.Members.Select(m => new NodeSpec(m.Name, m.Host, m.Port, m.FailoverPriority, m.NoFailover)).ToList();
+        var coordinatorSettings = new CoordinatorSettings
+        {
+            Detection = config.Detection,
+            Failover = config.Failover,
+            DirectiveTimeout = config.DirectiveTimeout,
+            HeartbeatFreshness = TimeSpan.FromTicks(Math.Max(config.HealthInterval.Ticks * 4, TimeSpan.FromSeconds(1).Ticks)),
+        };
+        var campaign = new CoordinatorCampaign(_leases, config.Cluster, config.Node.Name, config.Lease.Timings, TimeProvider.System, _logs.CreateLogger("campaign"));
+        Task? office = null;
+        var agentLoop = _agent.RunAsync(stop.Token);
+        var campaignLoop = campaign.RunAsync((grant, term) =>
+        {
+            var loop = new CoordinatorLoop(config.Cluster, config.Node.Name, members, log, _leases, Heartbeats, coordinatorSettings, TimeProvider.System, _logs.CreateLogger("coordinator"));
+            office = Task.Run(() => loop.RunAsync(grant, term), CancellationToken.None);
+            return Task.CompletedTask;
+        }, given =>
+        {
+            _logger.LogWarning("{Node} is no longer coordinator: {Reason}", config.Node.Name, given.Reason);
+            return Task.CompletedTask;
+        }, stop.Token);
+
+        try
+        {
+            await Task.WhenAny(agentLoop, campaignLoop, Task.Delay(Timeout.Infinite, stopping)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) { }
+        _logger.LogInformation("pgha run: stopping node {Node}", config.Node.Name);
+        await stop.CancelAsync();
+        await Quietly(agentLoop);
+        await Quietly(campaignLoop);
+        if (office is not null) await Quietly(office);
+        await _agent.DisposeAsync(); // releases the primary lease
+        if (!keepPostgres)
+        {
+            await _instance.StopAsync(HA.Agent.Postgres.StopMode.Fast, CancellationToken.None);
+            _logger.LogInformation("pgha run: PostgreSQL of {Node} stopped", config.Node.Name);
+        }
+        _watchdog.Disarm();
+    }
+
+    private IReadOnlyDictionary<string, ReceivedHeartbeat> Heartbeats()
+    {
+        var all = new Dictionary<string, ReceivedHeartbeat>(_gossip.Latest, StringComparer.Ordinal)
+        {
+            [_config.Node.Name] = new ReceivedHeartbeat(_agent.CurrentHeartbeat(), DateTimeOffset.UtcNow, TimeProvider.System.GetTimestamp()),
+        };
+        return all;
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try { await task.ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+    }
+
+    private static IPAddress Address(string host, string key)
+    {
+        if (IPAddress.TryParse(host, out var address)) return address;
+        try
+        {
+            return Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? Dns.GetHostAddresses(host)[0];
+        }
+        catch (SocketException e)
+        {
+            throw new OperatorError($"{key}: cannot resolve '{host}': {e.Message}");
+        }
+    }
+
+    private static string HostNetwork(string host) =>
+        IPAddress.TryParse(host, out var address) ? $"{address}/{(address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32)}" : "samenet";
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _close.Count - 1; i >= 0; i--)
+        {
+            try { await _close[i](); }
+            catch (Exception e) { _logger?.LogWarning("closing: {Error}", e.GetBaseException().Message); }
+        }
+    }
+}
