@@ -45,7 +45,8 @@ public sealed class TestCluster : IAsyncDisposable
             var cluster = await LocalCluster.OpenAsync(directory, topology, ClusterCredentials.Generate(),
                 new LocalClusterOptions { Parameters = new Dictionary<string, string> { ["fsync"] = "off", ["max_connections"] = "40" } },
                 cancellationToken);
-            guard = OrphanGuard.Arm(cluster.CleanupScript(StopMode.Immediate, removeDirectory: true),
+            // Agents started on this cluster (pgha run --config <dir>/<node>.yaml) go first, or they would restart what is stopped.
+            guard = OrphanGuard.Arm($"pkill -KILL -f -- '--config {directory}/' || true\n" + cluster.CleanupScript(StopMode.Immediate, removeDirectory: true),
                 Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
             await cluster.StartAsync(cancellationToken, removeOnFailure: true);
             var testCluster = new TestCluster(cluster, ports, guard);

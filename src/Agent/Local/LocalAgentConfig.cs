@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+
+namespace HA.Agent.Local;
+
+/// <summary>The settings of the agents of a local cluster that are not in its topology.</summary>
+public sealed record LocalAgentSettings
+{
+    /// <summary>The cluster secret the agents authenticate their heartbeats with.</summary>
+    public required string GossipSecret { get; init; }
+
+    /// <summary>Gossip ports, one per node, in the topology's order.</summary>
+    public required IReadOnlyList<int> GossipPorts { get; init; }
+
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(6);
+    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan PrimaryRestartTimeout { get; init; } = TimeSpan.Zero;
+    public TimeSpan FailureTimeout { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan DirectiveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HealthInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    public bool Failsafe { get; init; }
+
+    /// <summary>lease.etcd.endpoints; null uses the witness database for leases.</summary>
+    public string? EtcdEndpoints { get; init; }
+
+    /// <summary>Extra top-level YAML appended as is (tests use it to add a bad key).</summary>
+    public string? Extra { get; init; }
+}
+
+/// <summary>
+/// Writes the pgha.yaml of every node of a <see cref="LocalCluster"/> (<c>&lt;node dir&gt;.yaml</c> next to
+/// the node directories), for <c>pgha run</c>: what the demo and the end-to-end tests start agents with.
+/// </summary>
+public static class LocalAgentConfig
+{
+    public static string PathFor(LocalCluster cluster, string node) => Path.Combine(cluster.Directory, node + ".yaml");
+
+    public static IReadOnlyDictionary<string, string> Write(LocalCluster cluster, LocalAgentSettings settings)
+    {
+        if (settings.GossipPorts.Count != cluster.Nodes.Count)
+            throw new ArgumentException($"{settings.GossipPorts.Count} gossip ports for {cluster.Nodes.Count} nodes", nameof(settings));
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var node in cluster.Nodes)
+        {
+            var path = PathFor(cluster, node.Settings.Name);
+            File.WriteAllText(path, Render(cluster, settings, node.Settings.Name));
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            files[node.Settings.Name] = path;
+        }
+        return files;
+    }
+
+    public static string Render(LocalCluster cluster, LocalAgentSettings settings, string nodeName)
+    {
+        static string D(TimeSpan span) => ((long)span.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+        static string Q(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        var host = cluster.Topology.ListenAddress;
+        var index = cluster.Nodes.Select((n, i) => (n, i)).First(p => p.n.Settings.Name == nodeName).i;
+        var node = cluster.Nodes[index].Settings;
+        var witness = $"Host={host};Port={cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase}";
+        var yaml = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"# pgha run --config {PathFor(cluster, nodeName)}   (written by pgha for a local cluster)")
+            .AppendLine(CultureInfo.InvariantCulture, $"cluster: {cluster.Topology.ClusterName}")
+            .AppendLine(CultureInfo.InvariantCulture, $"node: {{ name: {node.Name}, host: {host}, port: {node.Port}, gossip_port: {settings.GossipPorts[index]}, data_dir: {Q(node.NodeDirectory)} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"postgresql: {{ bin_dir: {Q(cluster.Binaries.BinDirectory)}, superuser_password: {Q(cluster.Credentials.SuperuserPassword)}, replication_password: {Q(cluster.Credentials.ReplicationPassword)} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"witness: {{ connection_string: {Q(witness)} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"gossip: {{ secret: {Q(settings.GossipSecret)} }}")
+            .AppendLine("lease:")
+            .AppendLine(CultureInfo.InvariantCulture, $"  backend: {(settings.EtcdEndpoints is null ? "postgres" : "etcd")}")
+            .AppendLine(CultureInfo.InvariantCulture, $"  ttl: {D(settings.LeaseTtl)}")
+            .AppendLine(CultureInfo.InvariantCulture, $"  fence_margin: {D(settings.FenceMargin)}")
+            .AppendLine(CultureInfo.InvariantCulture, $"  failsafe: {(settings.Failsafe ? "true" : "false")}");
+        if (settings.EtcdEndpoints is not null) yaml.AppendLine(CultureInfo.InvariantCulture, $"  etcd: {{ endpoints: {Q(settings.EtcdEndpoints)} }}");
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"failover: {{ primary_restart_timeout: {D(settings.PrimaryRestartTimeout)}, failure_timeout: {D(settings.FailureTimeout)}, directive_timeout: {D(settings.DirectiveTimeout)} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"health: {{ interval: {D(settings.HealthInterval)} }}")
+            .AppendLine("members:");
+        for (var i = 0; i < cluster.Nodes.Count; i++)
+        {
+            var member = cluster.Nodes[i].Settings;
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  - {{ name: {member.Name}, host: {host}, port: {member.Port}, gossip_port: {settings.GossipPorts[i]} }}");
+        }
+        if (settings.Extra is not null) yaml.AppendLine(settings.Extra);
+        return yaml.ToString();
+    }
+}

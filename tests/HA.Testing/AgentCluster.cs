@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using HA.Agent.Local;
+using HA.Agent.Postgres;
+using HA.Core.History;
+using HA.Core.State;
+using HA.Projections;
+
+namespace HA.Testing;
+
+/// <summary>
+/// A real local cluster managed by real agents: a <see cref="TestCluster"/> (witness + primary +
+/// replicas) with one <c>pgha run</c> process per node, started from the pgha.yaml files pgha writes
+/// for local clusters. Agents and PostgreSQL can be killed and started again one by one; the witness
+/// store is read for the state and the history. Disposing stops the agents, then the cluster.
+/// </summary>
+public sealed class AgentCluster : IAsyncDisposable
+{
+    private readonly Dictionary<string, PghaProcess> _agents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
+    private readonly FreePorts _gossipPorts;
+
+    private AgentCluster(TestCluster cluster, FreePorts gossipPorts, LocalAgentSettings settings, IReadOnlyDictionary<string, string> configs, WitnessStore witness)
+    {
+        Cluster = cluster;
+        _gossipPorts = gossipPorts;
+        Settings = settings;
+        Configs = configs;
+        Witness = witness;
+    }
+
+    public TestCluster Cluster { get; }
+    public LocalAgentSettings Settings { get; }
+    public IReadOnlyDictionary<string, string> Configs { get; }
+    public WitnessStore Witness { get; }
+    public string Name => Cluster.Cluster.Topology.ClusterName;
+    public IEnumerable<string> Nodes => Cluster.Cluster.Nodes.Select(n => n.Settings.Name);
+
+    /// <summary>Builds the cluster and starts an agent per node (unless <paramref name="startAgents"/> is false).</summary>
+    public static async Task<AgentCluster> StartAsync(Func<LocalAgentSettings, LocalAgentSettings>? configure = null, int nodes = 3, bool startAgents = true)
+    {
+        var cluster = await TestCluster.StartAsync(nodes);
+        FreePorts? gossip = null;
+        try
+        {
+            gossip = FreePorts.Reserve(nodes);
+            var settings = new LocalAgentSettings { GossipSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), GossipPorts = gossip.Ports };
+            settings = configure?.Invoke(settings) ?? settings;
+            var configs = LocalAgentConfig.Write(cluster.Cluster, settings);
+            var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = WitnessConnectionString(cluster.Cluster) });
+            var agents = new AgentCluster(cluster, gossip, settings, configs, witness);
+            if (startAgents)
+            {
+                foreach (var node in agents.Nodes) agents.StartAgent(node);
+            }
+            return agents;
+        }
+        catch
+        {
+            gossip?.Dispose();
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public static string WitnessConnectionString(LocalCluster cluster) =>
+        $"Host={cluster.Topology.ListenAddress};Port={cluster.Witness.Settings.Port};Username=postgres;Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase};Pooling=false;Timeout=5";
+
+    /// <summary>A connection string reaching <paramref name="node"/>'s PostgreSQL directly, as a client would.</summary>
+    public string ConnectionString(string node) =>
+        $"Host={Cluster.Cluster.Topology.ListenAddress};Port={Cluster.Cluster.Node(node).Settings.Port};Username=postgres;Password={Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres";
+
+    public IReadOnlyDictionary<string, string> ConnectionStrings => Nodes.ToDictionary(n => n, ConnectionString, StringComparer.Ordinal);
+
+    public PghaProcess StartAgent(string node)
+    {
+        if (_agents.TryGetValue(node, out var running) && !running.HasExited) throw new InvalidOperationException($"the agent of {node} is already running");
+        if (running is not null) _logs[node] = _logs.GetValueOrDefault(node, "") + running.Output + running.Error;
+        return _agents[node] = PghaProcess.Start("run", "--config", Configs[node]);
+    }
+
+    /// <summary>kill -9 of the agent process (its watchdog then stops a primary it was keeping).</summary>
+    public void KillAgent(string node)
+    {
+        var agent = _agents[node];
+        agent.Signal("KILL");
+        agent.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+    }
+
+    /// <summary>kill -9 of the node's postmaster.</summary>
+    public void KillPostgres(string node)
+    {
+        var pid = Cluster.Cluster.Node(node).ServerProcessId() ?? throw new InvalidOperationException($"PostgreSQL of {node} is not running");
+        Process.GetProcessById(pid).Kill();
+    }
+
+    /// <summary>Everything the agents printed so far (for failure messages).</summary>
+    public string AgentLogs() => string.Join("\n", Nodes.Select(n =>
+        $"----- agent {n}\n{_logs.GetValueOrDefault(n, "")}{(_agents.TryGetValue(n, out var a) ? a.Output + a.Error : "(not started)")}"));
+
+    public async Task<ClusterState?> StateAsync()
+    {
+        try { return await Witness.StateAsync(Name); }
+        catch (UnknownClusterError) { return null; }
+    }
+
+    /// <summary>Waits until the projected state satisfies <paramref name="condition"/>; fails with the agents' logs.</summary>
+    public async Task<ClusterState> WaitForStateAsync(Func<ClusterState, bool> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        ClusterState? last = null;
+        while (clock.Elapsed < timeout)
+        {
+            try
+            {
+                last = await StateAsync();
+                if (last is not null && condition(last)) return last;
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                // The witness may be down on purpose.
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{what}: not within {timeout.TotalSeconds:0} s. Last state: primary {last?.Primary} term {last?.Term} version {last?.Version} " +
+            $"failover {last?.Failover?.Id} nodes {string.Join(", ", last?.Nodes.Values.Select(n => $"{n.Name}:{n.Role}/{n.Health}") ?? [])}\n{AgentLogs()}");
+    }
+
+    public async Task<IReadOnlyList<RecordedEvent>> HistoryAsync()
+    {
+        var events = new List<RecordedEvent>();
+        long? after = null;
+        while (true)
+        {
+            var page = await Witness.EventsAsync(Name, new HistoryFilter { AfterVersion = after, Limit = 1000 });
+            events.AddRange(page.Events);
+            if (page.NextAfterVersion is null) return events;
+            after = page.NextAfterVersion;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var agent in _agents.Values) await agent.DisposeAsync();
+        await Witness.DisposeAsync();
+        _gossipPorts.Dispose();
+        await Cluster.DisposeAsync();
+    }
+}
