@@ -46,7 +46,7 @@ public sealed class TestCluster : IAsyncDisposable
                 new LocalClusterOptions { Parameters = new Dictionary<string, string> { ["fsync"] = "off", ["max_connections"] = "40" } },
                 cancellationToken);
             // Agents started on this cluster (pgha run --config <dir>/<node>.yaml) go first, or they would restart what is stopped.
-            guard = OrphanGuard.Arm($"pkill -KILL -f -- '--config {directory}/' || true\n" + cluster.CleanupScript(StopMode.Immediate, removeDirectory: true),
+            guard = OrphanGuard.Arm($"pkill -KILL -f -- '[-]-config {directory}/' || true\n" + cluster.CleanupScript(StopMode.Immediate, removeDirectory: true),
                 Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
             await cluster.StartAsync(cancellationToken, removeOnFailure: true);
             var testCluster = new TestCluster(cluster, ports, guard);

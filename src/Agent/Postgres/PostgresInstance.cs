@@ -144,8 +144,12 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
     /// </summary>
     private void RemoveStaleLockFile()
     {
+        if (ServerProcessId() is not null) return;
         var lockFile = Path.Combine(settings.DataDirectory, "postmaster.pid");
-        if (File.Exists(lockFile) && ServerProcessId() is null) File.Delete(lockFile);
+        if (File.Exists(lockFile)) File.Delete(lockFile);
+        // The socket's lock file names the same dead postmaster.
+        var socketLock = Path.Combine(settings.SocketDirectory, $".s.PGSQL.{settings.Port.ToString(CultureInfo.InvariantCulture)}.lock");
+        if (File.Exists(socketLock)) File.Delete(socketLock);
     }
 
     /// <summary>Stops the server; stopping a server that is not running succeeds.</summary>

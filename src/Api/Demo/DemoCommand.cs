@@ -3,7 +3,10 @@ using System.Globalization;
 using HA.Agent.Local;
 using HA.Agent.Postgres;
 using HA.Api.Cli;
+using HA.Core.Errors;
+using HA.Core.History;
 using HA.Core.Replication;
+using HA.Projections;
 
 namespace HA.Api.Demo;
 
@@ -104,9 +107,11 @@ public static class DemoCommand
         output.WriteLine(fresh
             ? $"pgha demo: creating cluster '{state.Cluster}' in {directory.Path}: {Describe(state.Topology)} (PostgreSQL {cluster.Binaries.MajorVersion})"
             : $"pgha demo: starting cluster '{state.Cluster}' from {directory.Path}: {Describe(state.Topology)}");
+        if (state.GossipSecret is null) state = state with { GossipSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) };
         directory.Save(state);
         directory.WritePid();
-        using var guard = OrphanGuard.Arm(cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(directory.Path, "orphan-guard.log"));
+        using var guard = OrphanGuard.Arm(DemoAgents.KillScript(directory.Path) + cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(directory.Path, "orphan-guard.log"));
+        DemoAgents? agents = null;
         var clock = Stopwatch.StartNew();
         cluster.Progress = step => output.WriteLine($"  {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture),6} s  {step}");
         try
@@ -122,10 +127,19 @@ public static class DemoCommand
             var snapshot = await DemoSnapshot.TakeAsync(cluster, directory, stopping);
             output.Write(snapshot.Table());
             output.WriteLine();
+
+            var configs = LocalAgentConfig.Write(cluster, AgentSettings(state));
+            agents = new DemoAgents(directory.Path, configs, output);
+            agents.StartAll();
+            await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = WitnessConnectionString(cluster) }, stopping);
+            var recorded = await WaitForAgentsAsync(witness, state.Cluster, output, stopping);
+            output.WriteLine($"agents: {string.Join(", ", agents.Running.Select(a => $"{a.Node} (pid {a.Pid})"))} manage the cluster; coordinator {recorded.Coordinator}; logs in {directory.Path}/<node>/agent.log");
             output.WriteLine($"Connect with: psql '{cluster.ClientUri(cluster.CurrentPrimary())}'");
+            output.WriteLine($"Try it: kill -9 the primary's postmaster (head -1 {cluster.CurrentPrimary().Settings.DataDirectory}/postmaster.pid): its agent restarts it in place;");
+            output.WriteLine($"        kill -9 its agent too (pkill -9 -f {LocalAgentConfig.PathFor(cluster, cluster.CurrentPrimary().Settings.Name)}): a replica takes over.");
             output.WriteLine($"pgha demo is running. Ctrl-C stops it; the data stays in {directory.Path} ('pgha demo destroy' removes it).");
             await output.FlushAsync(stopping);
-            await SuperviseAsync(cluster, directory, snapshot, output, stopping);
+            await SuperviseAsync(cluster, directory, snapshot, agents, witness, state.Cluster, recorded.Version, output, stopping);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -133,6 +147,11 @@ public static class DemoCommand
         }
         finally
         {
+            if (agents is not null)
+            {
+                output.WriteLine("pgha demo: stopping the agents");
+                await agents.StopAsync(TimeSpan.FromSeconds(60));
+            }
             if (Directory.Exists(directory.Path))
             {
                 output.WriteLine("pgha demo: stopping every instance");
@@ -145,12 +164,63 @@ public static class DemoCommand
         return 0;
     }
 
-    /// <summary>Reports every change of a node's state until stopped (agents will act on them in later versions).</summary>
-    private static async Task SuperviseAsync(LocalCluster cluster, DemoDirectory directory, DemoSnapshot last, TextWriter output, CancellationToken stopping)
+    /// <summary>The demo's agents use pgha's defaults but a shorter lease (10 s), so a lost node is replaced quickly.</summary>
+    private static LocalAgentSettings AgentSettings(DemoState state)
+    {
+        var basePort = state.WitnessPort + 1000;
+        return new LocalAgentSettings
+        {
+            GossipSecret = state.GossipSecret!,
+            GossipPorts = [.. state.Nodes.Select((_, i) => basePort + 1 + i)],
+            LeaseTtl = TimeSpan.FromSeconds(10),
+            FenceMargin = TimeSpan.FromSeconds(3),
+            PrimaryRestartTimeout = TimeSpan.FromSeconds(10),
+        };
+    }
+
+    private static string WitnessConnectionString(LocalCluster cluster) =>
+        $"Host={cluster.Topology.ListenAddress};Port={cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase};Timeout=5";
+
+    private static async Task<HA.Core.State.ClusterState> WaitForAgentsAsync(WitnessStore witness, string cluster, TextWriter output, CancellationToken stopping)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var state = await witness.StateAsync(cluster, stopping);
+                if (state.Coordinator is not null) return state;
+            }
+            catch (UnknownClusterError)
+            {
+                // Not bootstrapped yet.
+            }
+            if (clock.Elapsed > TimeSpan.FromSeconds(60))
+                throw new DemoError("the agents did not record the cluster within 60 s; see each node's agent.log in the demo directory");
+            await Task.Delay(200, stopping);
+        }
+    }
+
+    /// <summary>Reports every change of a node's state and every event the agents record, and keeps the agents running, until stopped.</summary>
+    private static async Task SuperviseAsync(LocalCluster cluster, DemoDirectory directory, DemoSnapshot last, DemoAgents agents, WitnessStore witness, string clusterName, long version, TextWriter output, CancellationToken stopping)
     {
         while (true)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+            await agents.SuperviseAsync(stopping);
+            try
+            {
+                var page = await witness.EventsAsync(clusterName, new HistoryFilter { AfterVersion = version, Limit = 100 }, stopping);
+                foreach (var e in page.Events)
+                {
+                    output.WriteLine($"{e.At.ToLocalTime():HH:mm:ss} event {e.Version}: {EventLine.Describe(e)}");
+                    version = e.Version;
+                }
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+            {
+                // The witness is down: the agents go on without it.
+            }
             var now = await DemoSnapshot.TakeAsync(cluster, directory, stopping);
             foreach (var row in now.Nodes)
             {

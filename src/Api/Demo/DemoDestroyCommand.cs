@@ -39,6 +39,10 @@ public static class DemoDestroyCommand
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { supervisor.Kill(); }
         }
 
+        // Agents left by a supervisor that was killed would start again what is stopped below.
+        using (var agents = Process.Start(new ProcessStartInfo("bash", ["-c", DemoAgents.KillScript(directory.Path)])))
+            agents?.WaitForExit();
+
         if (directory.HoldsDemo)
         {
             var state = directory.Load();

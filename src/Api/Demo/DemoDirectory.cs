@@ -15,7 +15,8 @@ public sealed record DemoState(
     string SuperuserPassword,
     string ReplicationPassword,
     string? PgBinDirectory,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    string? GossipSecret = null)
 {
     public LocalTopology Topology => new(Cluster, WitnessPort, Nodes.Select(n => new LocalNodeSpec(n.Name, n.Port)).ToList(), ListenAddress);
 

@@ -125,7 +125,8 @@ public sealed class WriteRecorder : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private DateTimeOffset Now() => _base + _time.GetElapsedTime(_baseTimestamp);
+    /// <summary>The recorder's clock (the one <see cref="WriteAttempt"/> times are on).</summary>
+    public DateTimeOffset Now() => _base + _time.GetElapsedTime(_baseTimestamp);
 
     /// <summary>Creates the table on the first node that takes it and returns the highest id already in it.</summary>
     private async Task<long> CreateTableAsync(CancellationToken cancellationToken)

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using HA.Agent.Postgres;
+using HA.Bench;
+using HA.Core.Events;
+using HA.Core.State;
+using HA.Testing;
+using HA.Testing.Checking;
+
+// Failover recovery time: from a kill to the first commit acknowledged by the new primary, seen by
+// clients writing to every node every 10 ms. Scenarios, in one run, each over --kills kills:
+//   crash   kill -9 of the primary's postmaster, its agent alive (primary_restart_timeout 0)
+//   node    kill -9 of the primary's agent and postmaster together (lease ttl --ttl seconds)
+//   manual  the reference: kill -9 of the primary's postmaster and an immediate pg_ctl promote of a
+//           replica by hand, with no detection at all (the floor any HA tool adds its detection to)
+// Between kills the cluster settles: the old primary rejoins as a streaming replica.
+// usage: dotnet run -c Release --project bench/Failover -- [--kills 20] [--ttl 6] [--scenarios crash,node,manual]
+
+var kills = BenchStats.Option(args, "--kills", 20);
+var ttl = TimeSpan.FromSeconds(BenchStats.Option(args, "--ttl", 6));
+var scenarios = (Array.IndexOf(args, "--scenarios") is var i and >= 0 ? args[i + 1] : "crash,node,manual").Split(',');
+var results = new List<(string Scenario, double[] Seconds, string Note)>();
+
+foreach (var scenario in scenarios)
+{
+    var seconds = scenario switch
+    {
+        "crash" => await WithAgentsAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero, LeaseTtl = ttl, FenceMargin = TimeSpan.FromSeconds(2) }, killAgent: false),
+        "node" => await WithAgentsAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero, LeaseTtl = ttl, FenceMargin = TimeSpan.FromSeconds(2) }, killAgent: true),
+        "manual" => await ByHandAsync(),
+        _ => throw new ArgumentException($"unknown scenario {scenario}"),
+    };
+    results.Add((scenario, seconds, scenario == "node" ? $"lease ttl {ttl.TotalSeconds:0} s" : ""));
+}
+
+Console.WriteLine();
+Console.WriteLine($"| scenario | kills | p50 | p90 | max | |");
+Console.WriteLine($"| --- | --- | --- | --- | --- | --- |");
+var manual = results.FirstOrDefault(r => r.Scenario == "manual").Seconds;
+foreach (var (scenario, values, note) in results)
+{
+    var p50 = BenchStats.Percentile(values, 0.5);
+    var ratio = manual is { Length: > 0 } && scenario != "manual" ? $"{p50 / BenchStats.Percentile(manual, 0.5):0.0}× the promote by hand" : "";
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {scenario} | {values.Length} | {p50:0.00} s | {BenchStats.Percentile(values, 0.9):0.00} s | {values.Max():0.00} s | {string.Join("; ", new[] { note, ratio }.Where(s => s.Length > 0))} |"));
+}
+
+async Task<double[]> WithAgentsAsync(Func<HA.Agent.Local.LocalAgentSettings, HA.Agent.Local.LocalAgentSettings> configure, bool killAgent)
+{
+    var scenario = killAgent ? "node" : "crash";
+    await using var agents = await AgentCluster.StartAsync(configure);
+    await agents.WaitForStateAsync(s => s.Primary is not null && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy), TimeSpan.FromSeconds(90), "bootstrapped");
+    await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, TimeSpan.FromMilliseconds(10), default);
+    var recoveries = new List<double>();
+    for (var kill = 1; kill <= kills; kill++)
+    {
+        var before = await Settled(agents);
+        var old = before.Primary!;
+        await writes.WaitForAcknowledgedOnAsync(old, 10, TimeSpan.FromSeconds(60));
+        var killedAt = writes.Now();
+        agents.KillPostgres(old);
+        if (killAgent) agents.KillAgent(old);
+        var after = await agents.WaitForStateAsync(s => s.Primary != old && s.Primary is not null && s.Failover is null, TimeSpan.FromSeconds(120), "failed over");
+        await writes.WaitForAcknowledgedOnAsync(after.Primary!, 1, TimeSpan.FromSeconds(60));
+        var first = writes.Attempts.Where(a => a.Node == after.Primary && a.AckedAt > killedAt).Min(a => a.AckedAt!.Value);
+        recoveries.Add((first - killedAt).TotalSeconds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{scenario} {kill}: {old} → {after.Primary} in {(first - killedAt).TotalSeconds:0.000} s"));
+        if (killAgent) agents.StartAgent(old);
+    }
+    await writes.StopAsync();
+    var check = await CheckAsync(agents, writes);
+    Console.WriteLine($"{scenario}: history check: {(check.IsClean ? "clean" : "VIOLATIONS")}\n{check.Summary}");
+    return [.. recoveries];
+}
+
+static async Task<ClusterState> Settled(AgentCluster agents) =>
+    await agents.WaitForStateAsync(s => s.Primary is not null && s.Failover is null && s.PendingDirectives.Count == 0
+        && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy && (n.Role == NodeRole.Primary || n.Role == NodeRole.Replica)),
+        TimeSpan.FromSeconds(120), "every node healthy again");
+
+static async Task<HistoryCheck> CheckAsync(AgentCluster agents, WriteRecorder writes)
+{
+    var state = (await agents.StateAsync())!;
+    await using var connection = new Npgsql.NpgsqlConnection(agents.ConnectionString(state.Primary!));
+    await connection.OpenAsync();
+    var ids = new HashSet<long>();
+    await using (var command = new Npgsql.NpgsqlCommand($"SELECT id FROM {WriteRecorder.Table}", connection))
+    await using (var reader = await command.ExecuteReaderAsync())
+        while (await reader.ReadAsync()) ids.Add(reader.GetInt64(0));
+    return HistoryChecker.Check(writes.Attempts, new SurvivingWrites(state.Primary!, ids, 100_000), await agents.HistoryAsync(), state);
+}
+
+async Task<double[]> ByHandAsync()
+{
+    // The same cluster shape without agents: kill, promote a replica at once, rewind the old primary.
+    await using var agents = await AgentCluster.StartAsync(startAgents: false);
+    var local = agents.Cluster.Cluster;
+    await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, TimeSpan.FromMilliseconds(10), default);
+    var primary = local.Node("n1");
+    var recoveries = new List<double>();
+    for (var kill = 1; kill <= kills; kill++)
+    {
+        await writes.WaitForAcknowledgedOnAsync(primary.Settings.Name, 10, TimeSpan.FromSeconds(60));
+        var next = local.Nodes.First(n => n != primary);
+        var killedAt = writes.Now();
+        Process.GetProcessById(primary.ServerProcessId()!.Value).Kill();
+        await next.PromoteAsync(default);
+        await writes.WaitForAcknowledgedOnAsync(next.Settings.Name, 1, TimeSpan.FromSeconds(60));
+        var first = writes.Attempts.Where(a => a.Node == next.Settings.Name && a.AckedAt > killedAt).Min(a => a.AckedAt!.Value);
+        recoveries.Add((first - killedAt).TotalSeconds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"manual {kill}: {primary.Settings.Name} → {next.Settings.Name} in {(first - killedAt).TotalSeconds:0.000} s"));
+        // Put the cluster back together: the others follow the new primary.
+        await Eventually.HoldsAsync(() => Task.FromResult(primary.ServerProcessId()), pid => pid is null, TimeSpan.FromSeconds(30), "the old postmaster to exit");
+        var source = new ReplicationSource(local.Topology.ListenAddress, next.Settings.Port);
+        await NodeSql.EnsureSlotsAsync(next.Settings, local.Nodes.Where(n => n != next).Select(n => n.Settings.Name), default);
+        await primary.RewindAsync(source, default);
+        foreach (var other in local.Nodes.Where(n => n != next && n != primary)) await other.RepointAsync(source, default);
+        primary = next;
+    }
+    await writes.StopAsync();
+    return [.. recoveries];
+}

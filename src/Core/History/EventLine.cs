@@ -1,0 +1,35 @@
+using HA.Core.Events;
+
+namespace HA.Core.History;
+
+/// <summary>One line per event, for people: what happened, to whom, and why (the demo's output, the CLI's history).</summary>
+public static class EventLine
+{
+    public static string Describe(RecordedEvent recorded) => $"{recorded.Type} — {Describe(recorded.Event)} (by {recorded.Event.By})";
+
+    public static string Describe(ClusterEvent e) => e switch
+    {
+        ClusterBootstrapped b => $"cluster {b.Cluster} bootstrapped: primary {b.Primary} on timeline {b.Timeline}, members {string.Join(", ", b.Members.Select(m => m.Name))}",
+        CoordinatorElected c => $"{c.Node} is coordinator (token {c.FencingToken})",
+        NodeHealthChanged h => $"{h.Node} is {h.Health.ToString().ToLowerInvariant()}: {h.Reason}",
+        ReplicationStateChanged r => $"{r.Node} replication {r.Status.ToString().ToLowerInvariant()} ({r.Reason})",
+        FailoverStarted f => $"failover {f.FailoverId} in term {f.Term}: {f.Trigger}; candidate {f.Candidate ?? "none"}"
+            + (f.Candidates.Any(c => c.RejectedBecause is not null) ? $"; not chosen: {string.Join("; ", f.Candidates.Where(c => c.RejectedBecause is not null && c.Node != f.OldPrimary).Select(c => $"{c.Node} ({c.RejectedBecause})"))}" : ""),
+        NodeFenced n => $"{n.Node} fenced: {n.How}",
+        PrimaryChanged p => $"{p.Node} is the primary of term {p.Term} (was {p.Previous ?? "none"}), timeline {p.Timeline}",
+        FailoverCompleted c => $"failover {c.FailoverId} completed in {c.Duration.TotalSeconds:0.00} s: {c.NewPrimary} is primary",
+        FailoverFailed f => $"failover {f.FailoverId} failed after {f.Duration.TotalSeconds:0.00} s: {f.Reason}",
+        DirectiveIssued d => $"{d.Kind.ToString().ToUpperInvariant()} → {d.Node} (directive {d.DirectiveId}, term {d.Term}{(d.Arguments.Count > 0 ? ", " + string.Join(", ", d.Arguments.Select(a => $"{a.Key}={a.Value}")) : "")})",
+        DirectiveSucceeded s => $"{s.Node} did directive {s.DirectiveId} in {s.Duration.TotalMilliseconds:0} ms: {s.Detail}",
+        DirectiveFailed f => $"{f.Node} failed directive {f.DirectiveId} after {f.Duration.TotalMilliseconds:0} ms: {f.Error}",
+        DirectiveExpired x => $"{x.Kind.ToString().ToUpperInvariant()} to {x.Node} expired ({x.Reason})",
+        NodeRejoined r => $"{r.Node} rejoined as a replica by {r.Method} in {r.Duration.TotalSeconds:0.0} s",
+        NodeJoined j => $"{j.Spec.Name} joined ({j.Spec.Host}:{j.Spec.Port})",
+        NodeLeft l => $"{l.Node} left: {l.Reason}",
+        NodeDetached d => $"{d.Node} detached: {d.Reason}",
+        NodeAttached a => $"{a.Node} attached",
+        FailoverPaused p => $"automatic failover paused: {p.Reason}",
+        FailoverResumed r => $"automatic failover resumed: {r.Reason}",
+        _ => e.GetType().Name,
+    };
+}
