@@ -246,7 +246,6 @@ public sealed class CoordinatorLoop(
             return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
         var busy = state.PendingDirectives.Values.Select(d => d.Node).ToHashSet(StringComparer.Ordinal);
         var upstream = new Dictionary<string, string> { ["upstream"] = primary.Name };
-        var primaryAddress = $"{primary.Host}:{primary.Port}";
         foreach (var view in state.Nodes.Values.Where(n => n.Name != primary.Name && !busy.Contains(n.Name)))
         {
             var beat = Fresh(seen, view.Name, now);
@@ -261,7 +260,7 @@ public sealed class CoordinatorLoop(
                 continue;
             }
             if (view.Role != NodeRole.Replica || beat is not { PostgresRunning: true, InRecovery: true }) continue;
-            if (beat.Upstream == primaryAddress)
+            if (beat.Upstream == primary.Name)
             {
                 _strayUpstreamSince.Remove(view.Name);
                 _attempts.Remove($"{view.Name}/{DirectiveKind.Repoint}");
@@ -276,7 +275,7 @@ public sealed class CoordinatorLoop(
             var kind = attempt > 2 ? DirectiveKind.Rewind : DirectiveKind.Repoint;
             _lastIssued[view.Name] = now;
             events.Add(Issue(kind, view.Name, state, context, by, upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout, $"follow-{view.Name}-{state.Version}"));
-            why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primaryAddress}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
+            why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
         return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
     }

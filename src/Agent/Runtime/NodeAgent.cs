@@ -116,12 +116,20 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
                 ReceivedLsn = _probe?.ReceivedLsn?.ToString(),
                 ReplayedLsn = _probe?.ReplayedLsn?.ToString(),
                 LagBytes = null,
-                Upstream = _probe?.UpstreamHost is { } host ? $"{host}:{_probe.UpstreamPort}" : null,
+                Upstream = UpstreamName(_probe),
                 Detail = _detail,
                 StateVersion = _state?.Version ?? 0,
                 Peers = [.. _peers.Values],
             };
         }
+    }
+
+    /// <summary>The member this standby streams from, by name when its address is a member's (as this node's configuration knows them), else host:port.</summary>
+    private string? UpstreamName(NodeState? probe)
+    {
+        if (probe?.UpstreamHost is not { } host) return null;
+        var member = _options.Context.Peers.FirstOrDefault(p => p.Value.Host == host && p.Value.Port == probe.UpstreamPort).Key;
+        return member ?? $"{host}:{probe.UpstreamPort}";
     }
 
     /// <summary>Runs a directive under the node lock (never at the same time as a restart or a self-fence).</summary>

@@ -25,7 +25,7 @@ public sealed class the_history_checker_finds_violations
             .Failed("n1", 60, "57P01: terminating connection due to administrator command")
             .Failed("n2", 60, "25006: cannot execute INSERT in a read-only transaction")
             .Failed("n1", 80, "connection refused")
-            .Acked("n2", 100, 104).Acked("n2", 120, 126);
+            .Acked("n2", 6000, 6004).Acked("n2", 6020, 6026); // after NodeFenced n1 (version 5, at T0 + 5 s)
         var log = FailoverLog();
         var final = ClusterState.Replay(log.Events.Select(e => (e.Event, e.Stamp)));
 
@@ -305,7 +305,59 @@ public sealed class the_history_checker_finds_violations
         Assert.Contains("gives primary n2 of term 2", violation.Evidence, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void with_several_failovers_a_writer_may_return_in_a_later_tenure()
+    {
+        // n1 writes until it is fenced (T0 + 5 s), n2 from then until it is fenced (T0 + 15 s), n1 again after.
+        var writes = new Writes().Acked("n1", 0, 5).Acked("n1", 4000, 4004).Acked("n2", 6000, 6004).Acked("n2", 14000, 14004).Acked("n1", 16000, 16004);
+        var log = TwoFailoversLog();
+        var final = ClusterState.Replay(log.Events.Select(e => (e.Event, e.Stamp)));
+
+        var check = HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", writes.AckedIds()), log.Events, final);
+
+        Assert.Empty(log.Refused);
+        Assert.True(check.IsClean, check.Summary);
+    }
+
+    [Fact]
+    public void a_write_acknowledged_by_a_fenced_primary_or_by_its_successor_before_the_fence_is_reported()
+    {
+        var afterFence = new Writes().Acked("n1", 0, 5).Acked("n2", 6000, 6004).Acked("n1", 7000, 7004).Acked("n2", 8000, 8004).Acked("n1", 16000, 16004);
+        var beforeFence = new Writes().Acked("n1", 0, 5).Acked("n2", 3000, 3004).Acked("n2", 8000, 8004).Acked("n1", 16000, 16004);
+
+        var late = HistoryChecker.Check(afterFence.Attempts, events: TwoFailoversLog().Events);
+        var early = HistoryChecker.Check(beforeFence.Attempts, events: TwoFailoversLog().Events);
+
+        Assert.Contains("id 3", Assert.Single(late.Violations, v => v.Kind == ViolationKind.WriteOutsideTenure).Evidence, StringComparison.Ordinal);
+        Assert.Contains("id 2", Assert.Single(early.Violations, v => v.Kind == ViolationKind.WriteOutsideTenure).Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void with_several_failovers_only_a_replaced_primarys_tail_may_be_lost()
+    {
+        var writes = new Writes().Acked("n1", 0, 5).Acked("n1", 4000, 4004).Acked("n2", 6000, 6004).Acked("n2", 14000, 14004).Acked("n1", 16000, 16004).Acked("n1", 17000, 17004);
+        var tailOfN2 = writes.AckedIds().Where(id => id != 4).ToHashSet();
+        var holeInN1 = writes.AckedIds().Where(id => id != 1).ToHashSet();
+        var lastOfN1 = writes.AckedIds().Where(id => id != 6).ToHashSet();
+
+        Assert.True(HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", tailOfN2, 1), TwoFailoversLog().Events).IsClean);
+        Assert.True(HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", holeInN1, 1), TwoFailoversLog().Events).Has(ViolationKind.AcknowledgedWriteLost));
+        Assert.True(HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", lastOfN1, 1), TwoFailoversLog().Events).Has(ViolationKind.AcknowledgedWriteLost));
+        Assert.True(HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", tailOfN2, 0), TwoFailoversLog().Events).Has(ViolationKind.LossOverAllowance));
+    }
+
     // ---- histories ----
+
+    /// <summary><see cref="FailoverLog"/>, then n2 fails and n1 (rewound) takes over again in term 3; n2 is fenced at version 15 (T0 + 15 s).</summary>
+    private static Log TwoFailoversLog() => FailoverLog()
+        .Add(Started("f2", 3, "n2", "n1"))
+        .Add(Issued("d4", "n2", DirectiveKind.Fence, 3, "f2"))
+        .Add(new DirectiveSucceeded("d4", "n2", TimeSpan.FromMilliseconds(30), "stopped") { By = Initiator.Agent("n2"), CorrelationId = "f2" })
+        .Add(new NodeFenced("n2", 3, "its agent acknowledged FENCE", null) { By = Coordinator, CorrelationId = "f2" })
+        .Add(Issued("d5", "n1", DirectiveKind.Promote, 3, "f2"))
+        .Add(new DirectiveSucceeded("d5", "n1", TimeSpan.FromMilliseconds(600), "promoted on timeline 3") { By = Initiator.Agent("n1"), CorrelationId = "f2" })
+        .Add(new PrimaryChanged(3, "n1", "n2", 3, "0/6000100") { By = Coordinator, CorrelationId = "f2" })
+        .Add(new FailoverCompleted("f2", 3, "n1", TimeSpan.FromSeconds(4)) { By = Coordinator, CorrelationId = "f2" });
 
     private static readonly Initiator Coordinator = Initiator.Coordinator("n3");
 

@@ -5,6 +5,9 @@ namespace HA.Testing.Checking;
 /// <summary>Which invariant of DESIGN §3 a history breaks.</summary>
 public enum ViolationKind
 {
+    /// <summary>A node acknowledged a write outside its tenure as the log records it: before the node it replaced was fenced, or after it was fenced itself (§3.1).</summary>
+    WriteOutsideTenure,
+
     /// <summary>A node acknowledged a write after another node had taken writes that followed its own (§3.1).</summary>
     FormerWriterReturned,
 

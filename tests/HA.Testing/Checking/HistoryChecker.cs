@@ -35,11 +35,15 @@ public static class HistoryChecker
         IReadOnlyList<RecordedEvent>? events = null,
         ClusterState? finalState = null)
     {
-        var violations = OneWriter(attempts).ToList();
+        // With several failovers the writer role legitimately returns to earlier nodes: the log's tenures decide.
+        var failovers = events?.Count(e => e.Event is PrimaryChanged) ?? 0;
+        var tenures = failovers > 0 ? Tenures(events!) : null;
+        var violations = failovers > 1 ? [] : OneWriter(attempts).ToList();
+        if (tenures is not null) violations.AddRange(WritesWithinTenures(attempts, tenures));
         IReadOnlyList<WriteAttempt> lostWithinBound = [];
         if (surviving is not null)
         {
-            var (lost, withinBound) = AcknowledgedWritesKept(attempts, surviving);
+            var (lost, withinBound) = failovers > 1 ? AcknowledgedWritesKeptAcrossTenures(attempts, surviving, tenures!) : AcknowledgedWritesKept(attempts, surviving);
             violations.AddRange(lost);
             lostWithinBound = withinBound;
         }
@@ -95,6 +99,83 @@ public static class HistoryChecker
         }
         return violations;
     }
+
+    /// <summary>One node's time as the writer, as the log records it: from the fencing of the node it replaced (or the start) to its own fencing (or the end).</summary>
+    public sealed record Tenure(string Node, DateTimeOffset Start, DateTimeOffset End, long Term);
+
+    /// <summary>
+    /// The writers' tenures from the log: the bootstrapped primary from the start; at each failover the old
+    /// primary's tenure ends when NodeFenced records it (the FENCE acknowledged or its lease gone), and the
+    /// promoted node's begins there — it cannot have been promoted earlier (§3.1).
+    /// </summary>
+    public static IReadOnlyList<Tenure> Tenures(IReadOnlyList<RecordedEvent> events)
+    {
+        var tenures = new List<Tenure>();
+        string? current = events.Select(e => e.Event).OfType<ClusterBootstrapped>().FirstOrDefault()?.Primary;
+        var start = DateTimeOffset.MinValue;
+        long term = 1;
+        foreach (var changed in events.Where(e => e.Event is PrimaryChanged))
+        {
+            var p = (PrimaryChanged)changed.Event;
+            var fenced = events.LastOrDefault(e => e.Version < changed.Version && e.Event is NodeFenced f && f.Node == p.Previous && e.Event.CorrelationId == p.CorrelationId);
+            var handover = fenced?.At ?? changed.At;
+            if (current is not null) tenures.Add(new Tenure(current, start, handover, term));
+            (current, start, term) = (p.Node, handover, p.Term);
+        }
+        if (current is not null) tenures.Add(new Tenure(current, start, DateTimeOffset.MaxValue, term));
+        return tenures;
+    }
+
+    /// <summary>
+    /// Never two writers (§3.1) against the log: every acknowledged write of a node must fall within one of
+    /// its tenures (<paramref name="tolerance"/>, default 100 ms, covers the two clocks: the witness
+    /// database's and the recorder's, on one machine). A write acknowledged by the old primary after
+    /// NodeFenced, or by the new one before it, is reported.
+    /// </summary>
+    public static IReadOnlyList<Violation> WritesWithinTenures(IReadOnlyList<WriteAttempt> attempts, IReadOnlyList<Tenure> tenures, TimeSpan? tolerance = null)
+    {
+        var slack = tolerance ?? TimeSpan.FromMilliseconds(100);
+        var outside = attempts.Where(a => a.Acknowledged && !tenures.Any(t => t.Node == a.Node && a.AckedAt >= Earlier(t.Start, slack) && a.AckedAt <= Later(t.End, slack))).ToList();
+        return outside.Count == 0 ? [] :
+            [new Violation(ViolationKind.WriteOutsideTenure,
+                $"{outside.Count} write(s) acknowledged outside their node's tenure as the log records it ({string.Join(", ", tenures.Select(t => $"{t.Node} term {t.Term} {At(t.Start == DateTimeOffset.MinValue ? null : t.Start)}–{At(t.End == DateTimeOffset.MaxValue ? null : t.End)}"))}): {Described(outside)}")];
+    }
+
+    /// <summary>
+    /// No acknowledged write lost (§3.2) across several failovers: a missing write is allowed (up to the
+    /// allowance) only as the tail of an ended tenure — no write of the same tenure acknowledged after it
+    /// survived; writes of the final tenure may never be missing.
+    /// </summary>
+    public static (IReadOnlyList<Violation> Violations, IReadOnlyList<WriteAttempt> LostWithinBound) AcknowledgedWritesKeptAcrossTenures(
+        IReadOnlyList<WriteAttempt> attempts, SurvivingWrites surviving, IReadOnlyList<Tenure> tenures, TimeSpan? tolerance = null)
+    {
+        var slack = tolerance ?? TimeSpan.FromMilliseconds(100);
+        Tenure? TenureOf(WriteAttempt a) => tenures.FirstOrDefault(t => t.Node == a.Node && a.AckedAt >= Earlier(t.Start, slack) && a.AckedAt <= Later(t.End, slack));
+        var violations = new List<Violation>();
+        var tails = new List<WriteAttempt>();
+        var holes = new List<WriteAttempt>();
+        foreach (var lost in attempts.Where(a => a.Acknowledged && !surviving.Ids.Contains(a.Id)))
+        {
+            var tenure = TenureOf(lost);
+            if (tenure is null || tenure.End == DateTimeOffset.MaxValue) { holes.Add(lost); continue; }
+            var keptLater = attempts.Any(a => a.Acknowledged && a.Node == lost.Node && a.SentAt > lost.AckedAt && TenureOf(a) == tenure && surviving.Ids.Contains(a.Id));
+            if (keptLater) holes.Add(lost); else tails.Add(lost);
+        }
+        if (holes.Count > 0)
+            violations.Add(new Violation(ViolationKind.AcknowledgedWriteLost,
+                $"{holes.Count} acknowledged write(s) missing from {surviving.Primary} that are no replication tail of a replaced primary: {Described(holes)}"));
+        if (tails.Count > surviving.AllowedLoss)
+        {
+            violations.Add(new Violation(ViolationKind.LossOverAllowance,
+                $"{tails.Count} acknowledged write(s) of replaced primaries are missing from {surviving.Primary}, over the allowance of {surviving.AllowedLoss}: {Described(tails)}"));
+            return (violations, []);
+        }
+        return (violations, tails);
+    }
+
+    private static DateTimeOffset Earlier(DateTimeOffset at, TimeSpan by) => at == DateTimeOffset.MinValue ? at : at - by;
+
+    private static DateTimeOffset Later(DateTimeOffset at, TimeSpan by) => at == DateTimeOffset.MaxValue ? at : at + by;
 
     /// <summary>
     /// No acknowledged write lost (§3.2): every acknowledged id is among <see cref="SurvivingWrites.Ids"/>,
