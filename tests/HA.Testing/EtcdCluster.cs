@@ -36,7 +36,7 @@ public sealed class EtcdCluster : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), TestCluster.DirectoryPrefix + "etcd-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
         var ports = FreePorts.Reserve(6);
-        var guard = OrphanGuard.Arm($"pkill -9 -f -- '--data-dir {directory}/'; rm -rf '{directory}'\n", Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
+        var guard = OrphanGuard.Arm($"pkill -9 -f -- '[-]-data-dir {directory}/'; rm -rf '{directory}'\n", Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
         var cluster = new EtcdCluster(directory, ports, guard);
         try
         {

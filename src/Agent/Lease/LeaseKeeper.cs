@@ -35,7 +35,8 @@ public sealed class LeaseKeeper(
     LeaseTimings timings,
     TimeProvider time,
     ILogger? logger = null,
-    Func<bool>? failsafeConfirms = null)
+    Func<bool>? failsafeConfirms = null,
+    Action<TimeSpan>? renewed = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
@@ -47,6 +48,8 @@ public sealed class LeaseKeeper(
     public async Task<LeaseGivenUp?> HoldAsync(LeaseGrant lease, Func<LeaseGivenUp, Task> giveUp, CancellationToken cancellationToken, bool releaseOnCancel = true)
     {
         var lastRenewalStart = time.GetTimestamp();
+        // Whoever watches this holder (a watchdog) learns how long it may go without a renewal.
+        renewed?.Invoke(timings.Deadline - time.GetElapsedTime(lastRenewalStart));
         while (true)
         {
             var nextRenewal = lastRenewalStart + Ticks(timings.RenewEvery);
@@ -85,6 +88,7 @@ public sealed class LeaseKeeper(
                 {
                     await store.RenewAsync(lease, attempt.Token).ConfigureAwait(false);
                     lastRenewalStart = attemptStart;
+                    renewed?.Invoke(timings.Deadline - time.GetElapsedTime(lastRenewalStart));
                     break;
                 }
                 catch (LeaseLostException e)

@@ -32,7 +32,9 @@ public sealed class PostgresLeaseStore : ILeaseStore
         NpgsqlDataSource dataSource;
         try
         {
-            dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5 }.ConnectionString);
+            // A cancelled renewal must give up at once, not wait for the server to answer the cancel request
+            // (through a partition it never does): the holder has a deadline to keep.
+            dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 5, CancellationTimeout = -1 }.ConnectionString);
         }
         catch (ArgumentException e)
         {
@@ -66,7 +68,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
     {
         LeaseTtl.Check(this, ttl);
         var handle = Guid.NewGuid().ToString("N");
-        return await RunAsync("acquire", async command =>
+        return await RunAsync("acquire", async (command, cancellationToken) =>
         {
             command.CommandText = $"""
                 INSERT INTO {_table} AS l (key, holder, handle, token, ttl, expires_at)
@@ -88,7 +90,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
 
     public async Task RenewAsync(LeaseGrant lease, CancellationToken cancellationToken)
     {
-        var renewed = await RunAsync("renew", async command =>
+        var renewed = await RunAsync("renew", async (command, cancellationToken) =>
         {
             command.CommandText = $"UPDATE {_table} SET expires_at = clock_timestamp() + ttl WHERE key = @key AND handle = @handle AND holder IS NOT NULL AND expires_at > clock_timestamp()";
             command.Parameters.AddWithValue("key", lease.Key);
@@ -99,7 +101,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
     }
 
     public Task ReleaseAsync(LeaseGrant lease, CancellationToken cancellationToken) =>
-        RunAsync("release", async command =>
+        RunAsync("release", async (command, cancellationToken) =>
         {
             command.CommandText = $"UPDATE {_table} SET holder = NULL, handle = NULL, expires_at = clock_timestamp() WHERE key = @key AND handle = @handle";
             command.Parameters.AddWithValue("key", lease.Key);
@@ -108,7 +110,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
         }, cancellationToken);
 
     public Task<LeaseHolder?> ReadAsync(string key, CancellationToken cancellationToken) =>
-        RunAsync("read", async command =>
+        RunAsync("read", async (command, cancellationToken) =>
         {
             command.CommandText = $"SELECT holder, token, expires_at FROM {_table} WHERE key = @key AND holder IS NOT NULL AND expires_at > clock_timestamp()";
             command.Parameters.AddWithValue("key", key);
@@ -122,7 +124,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
         // Expiry is a time passing, not a write: there is nothing to be notified of, so poll.
         PollingLeaseWatch.WatchAsync(token => ReadAsync(key, token), TimeSpan.FromMilliseconds(100), cancellationToken);
 
-    private async Task<T> RunAsync<T>(string operation, Func<NpgsqlCommand, Task<T>> run, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(string operation, Func<NpgsqlCommand, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_operationTimeout);
@@ -130,7 +132,7 @@ public sealed class PostgresLeaseStore : ILeaseStore
         {
             await using var connection = await _dataSource.OpenConnectionAsync(deadline.Token).ConfigureAwait(false);
             await using var command = connection.CreateCommand();
-            return await run(command).ConfigureAwait(false);
+            return await run(command, deadline.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is NpgsqlException or TimeoutException or OperationCanceledException)
         {

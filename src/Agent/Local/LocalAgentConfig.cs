@@ -25,6 +25,15 @@ public sealed record LocalAgentSettings
 
     /// <summary>Extra top-level YAML appended as is (tests use it to add a bad key).</summary>
     public string? Extra { get; init; }
+
+    /// <summary>
+    /// The ports through which one node's agent (the viewer) reaches a member's PostgreSQL and gossip, when
+    /// not directly (tests put fault relays in between); null or a null answer: the member's own ports.
+    /// </summary>
+    public Func<string, string, (int PostgresPort, int GossipPort)?>? Route { get; init; }
+
+    /// <summary>The port through which one node's agent reaches the witness, when not directly (a fault relay).</summary>
+    public Func<string, int?>? WitnessRoute { get; init; }
 }
 
 /// <summary>
@@ -57,7 +66,7 @@ public static class LocalAgentConfig
         var host = cluster.Topology.ListenAddress;
         var index = cluster.Nodes.Select((n, i) => (n, i)).First(p => p.n.Settings.Name == nodeName).i;
         var node = cluster.Nodes[index].Settings;
-        var witness = $"Host={host};Port={cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase}";
+        var witness = $"Host={host};Port={settings.WitnessRoute?.Invoke(nodeName) ?? cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase}";
         var yaml = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"# pgha run --config {PathFor(cluster, nodeName)}   (written by pgha for a local cluster)")
             .AppendLine(CultureInfo.InvariantCulture, $"cluster: {cluster.Topology.ClusterName}")
@@ -77,7 +86,8 @@ public static class LocalAgentConfig
         for (var i = 0; i < cluster.Nodes.Count; i++)
         {
             var member = cluster.Nodes[i].Settings;
-            yaml.AppendLine(CultureInfo.InvariantCulture, $"  - {{ name: {member.Name}, host: {host}, port: {member.Port}, gossip_port: {settings.GossipPorts[i]} }}");
+            var (port, gossip) = (member.Name == nodeName ? null : settings.Route?.Invoke(nodeName, member.Name)) ?? (member.Port, settings.GossipPorts[i]);
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  - {{ name: {member.Name}, host: {host}, port: {port}, gossip_port: {gossip} }}");
         }
         if (settings.Extra is not null) yaml.AppendLine(settings.Extra);
         return yaml.ToString();

@@ -17,16 +17,23 @@ public sealed class OrphanGuard : IDisposable
 
     /// <param name="cleanupScript">bash commands run by the watcher (as root if we are root).</param>
     /// <param name="logFile">where the watcher writes what it did.</param>
-    public static OrphanGuard Arm(string cleanupScript, string logFile)
+    public static OrphanGuard Arm(string cleanupScript, string logFile) =>
+        Start("if read -r -u 3 line && [ \"$line\" = disarm ]; then exit 0; fi\n"
+            + "echo \"$(date -Is) owner gone: cleaning up\"\n"
+            + cleanupScript, logFile);
+
+    /// <summary>
+    /// Starts a detached watcher running <paramref name="watcherScript"/>, which reads the lines this
+    /// process sends (<see cref="Send"/>) from file descriptor 3 and sees end-of-file when we die.
+    /// </summary>
+    public static OrphanGuard Start(string watcherScript, string logFile)
     {
         // fd 3 carries the pipe into the detached watcher: a background job's stdin is /dev/null.
         const string launcher = """
             exec 3<&0 </dev/null >/dev/null 2>&1
             setsid bash -c "$1" pgha-orphan-guard 3<&3 >>"$2" 2>&1 &
             """;
-        var watcher = "if read -r -u 3 line && [ \"$line\" = disarm ]; then exit 0; fi\n"
-            + "echo \"$(date -Is) owner gone: cleaning up\"\n"
-            + cleanupScript;
+        var watcher = watcherScript;
         var start = new ProcessStartInfo("bash")
         {
             UseShellExecute = false,
@@ -43,6 +50,25 @@ public sealed class OrphanGuard : IDisposable
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the orphan guard");
         process.WaitForExit();
         return new OrphanGuard(process);
+    }
+
+    /// <summary>Sends one line to the watcher; false when it is gone.</summary>
+    public bool Send(string line)
+    {
+        if (_done) return false;
+        try
+        {
+            lock (_launcher)
+            {
+                _launcher.StandardInput.WriteLine(line);
+                _launcher.StandardInput.Flush();
+            }
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The owner cleaned up itself: the watcher exits without doing anything.</summary>

@@ -78,6 +78,13 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
 
     public DirectiveRunner Directives { get; }
 
+    /// <summary>
+    /// The watchdog told of every primary lease renewal: it fences PostgreSQL half a fence margin after
+    /// the renewal deadline this agent's own keeper acts on — a backstop for an agent too stalled to act,
+    /// still before the lease could expire.
+    /// </summary>
+    public LeaseWatchdog? Watchdog { get; set; }
+
     /// <summary>The other agents' heartbeats, for the failsafe (set once gossip runs).</summary>
     public Func<IReadOnlyDictionary<string, ReceivedHeartbeat>>? PeerHeartbeats { get; set; }
 
@@ -415,12 +422,15 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         if (grant is null) return false;
         var hold = new PrimaryLeaseHold(grant);
         lock (_gate) _hold = hold;
+        Watchdog?.Keep(_options.PrimaryLease.Deadline + _options.PrimaryLease.FenceMargin / 2);
         _logger.LogInformation("Agent {Node} holds the primary lease (token {Token})", Node, grant.Token);
-        var keeper = new LeaseKeeper(_leases, _options.PrimaryLease, _time, _logger, _options.Failsafe ? FailsafeConfirms : null);
+        var keeper = new LeaseKeeper(_leases, _options.PrimaryLease, _time, _logger, _options.Failsafe ? FailsafeConfirms : null,
+            renewed: left => Watchdog?.Keep(left + _options.PrimaryLease.FenceMargin / 2));
         hold.Keeping = Task.Run(async () =>
         {
             var lost = await keeper.HoldAsync(grant, given => SelfFenceAsync(given), hold.Stop.Token).ConfigureAwait(false);
             lock (_gate) if (_hold == hold) _hold = null;
+            if (lost is not null) Watchdog?.Off();
             return lost;
         }, CancellationToken.None);
         return true;
@@ -462,6 +472,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         if (hold is null) return false;
         await hold.Stop.CancelAsync().ConfigureAwait(false);
         await hold.Keeping.ConfigureAwait(false);
+        Watchdog?.Off();
         _logger.LogInformation("Agent {Node} released the primary lease (token {Token})", Node, hold.Grant.Token);
         return true;
     }

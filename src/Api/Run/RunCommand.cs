@@ -77,7 +77,7 @@ internal sealed class RunningNode : IAsyncDisposable
     private NodeAgent _agent = null!;
     private GossipNode _gossip = null!;
     private IHost _host = null!;
-    private OrphanGuard _watchdog = null!;
+    private LeaseWatchdog _watchdog = null!;
 
     public static async Task<RunningNode> OpenAsync(PghaConfig config, LogLevel level, CancellationToken cancellationToken)
     {
@@ -120,8 +120,8 @@ internal sealed class RunningNode : IAsyncDisposable
         _leases = await config.Lease.OpenAsync(cancellationToken);
         _close.Add(() => _leases.DisposeAsync());
 
-        // The watchdog: if this process dies, a primary it was keeping is stopped at once (nobody would fence it).
-        _watchdog = OrphanGuard.Arm(_instance.StopPrimaryScript(), Path.Combine(settings.NodeDirectory, "agent-watchdog.log"));
+        // The watchdog: if this process dies, or stalls past a renewal deadline, a primary it keeps is stopped at once.
+        _watchdog = LeaseWatchdog.Start(_instance.StopPrimaryScript(), Path.Combine(settings.NodeDirectory, "agent-watchdog.log"));
         _close.Add(() => { _watchdog.Dispose(); return ValueTask.CompletedTask; });
 
         _agent = new NodeAgent(new NodeAgentOptions
@@ -133,7 +133,8 @@ internal sealed class RunningNode : IAsyncDisposable
             PrimaryLease = config.Lease.Timings,
             Failsafe = config.Lease.Failsafe,
             StateDirectory = Path.Combine(settings.NodeDirectory, "agent"),
-        }, _leases, ReadStateAsync, TimeProvider.System, _logs.CreateLogger("agent"));
+        }, _leases, ReadStateAsync, TimeProvider.System, _logs.CreateLogger("agent"))
+        { Watchdog = _watchdog };
         _close.Add(() => _agent.DisposeAsync());
         // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
         await _agent.TickAsync(cancellationToken);

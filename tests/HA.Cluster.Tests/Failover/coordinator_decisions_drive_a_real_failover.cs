@@ -97,8 +97,13 @@ public sealed class coordinator_decisions_drive_a_real_failover
         await Eventually.HoldsAsync(() => Scalar(n1, "SELECT count(*)::text FROM acknowledged"), c => c == "201", TimeSpan.FromSeconds(60), $"n1 following {primaryName} after the rewind");
         Assert.Equal(NodeRole.Replica, (await store.StateAsync(Cluster)).Nodes["n1"].Role);
 
-        // A deposed coordinator's directive is refused by the agent.
+        // A deposed coordinator's directive is refused by the witness store (nothing appended, nothing sent)…
         var stale = new DirectiveIssued("op-stale", otherName, DirectiveKind.Promote, 2, 4, DateTimeOffset.UtcNow.AddMinutes(1), new Dictionary<string, string>()) { By = Initiator.Coordinator("n1"), CorrelationId = "stale" };
+        var version = await store.VersionAsync(Cluster);
+        var rejected = await Assert.ThrowsAsync<EventRejectedError>(() => store.AppendAsync(Cluster, version, [stale], fencingToken: 4));
+        Assert.Contains("fencing token 4 is older than 5", rejected.Message, StringComparison.Ordinal);
+        Assert.Equal(version, await store.VersionAsync(Cluster));
+        // …and by the agent, should an old one still be delivered.
         var refused = await runners[otherName].RunAsync(new DirectiveEnvelope(Cluster, stale), default);
         Assert.False(refused.Succeeded);
         Assert.Equal("refused: fencing token 4 is older than 5 already seen (a deposed coordinator)", refused.Detail);
