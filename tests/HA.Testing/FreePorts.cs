@@ -11,6 +11,28 @@ namespace HA.Testing;
 public sealed class FreePorts : IDisposable
 {
     private static readonly string LockDirectory = Path.Combine(Path.GetTempPath(), "pgha-test-ports");
+
+    /// <summary>
+    /// Ports are taken below the kernel's ephemeral range: a port in that range can be handed to any
+    /// outgoing connection between the check and the server's bind (with agents and write recorders
+    /// churning connections, that happened).
+    /// </summary>
+    private static readonly (int Low, int High) Range = ChooseRange();
+
+    private static (int Low, int High) ChooseRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            var ephemeralLow = int.Parse(parts[0], CultureInfo.InvariantCulture);
+            if (ephemeralLow > 12000) return (10000, ephemeralLow - 1);
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
+        {
+            // Fall back to the old range below.
+        }
+        return (20000, 59000);
+    }
     private readonly List<string> _locks = [];
 
     public IReadOnlyList<int> Ports { get; }
@@ -30,7 +52,7 @@ public sealed class FreePorts : IDisposable
         for (var attempts = 0; ports.Count < count; attempts++)
         {
             if (attempts > 5000) throw new InvalidOperationException($"could not reserve {count} free loopback ports");
-            var port = random.Next(20000, 59000);
+            var port = random.Next(Range.Low, Range.High);
             if (ports.Contains(port)) continue;
             var lockFile = Path.Combine(LockDirectory, port.ToString(CultureInfo.InvariantCulture));
             if (!TryLock(lockFile)) continue;
@@ -47,7 +69,7 @@ public sealed class FreePorts : IDisposable
         Directory.CreateDirectory(LockDirectory);
         for (var attempts = 0; attempts < 500; attempts++)
         {
-            var first = Random.Shared.Next(20000, 59000 - count);
+            var first = Random.Shared.Next(Range.Low, Range.High - count);
             var locks = new List<string>();
             var ports = new List<int>();
             for (var port = first; port < first + count; port++)
