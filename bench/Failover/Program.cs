@@ -67,8 +67,7 @@ async Task<double[]> WithAgentsAsync(Func<HA.Agent.Local.LocalAgentSettings, HA.
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{scenario} {kill}: {old} → {after.Primary} in {(first - killedAt).TotalSeconds:0.000} s"));
         if (killAgent) agents.StartAgent(old);
     }
-    await writes.StopAsync();
-    var check = await CheckAsync(agents, writes);
+    var check = await agents.CheckAsync(writes, allowedLoss: 100_000);
     Console.WriteLine($"{scenario}: history check: {(check.IsClean ? "clean" : "VIOLATIONS")}\n{check.Summary}");
     foreach (var violation in check.Violations) Console.WriteLine($"  {violation.Kind}: {violation.Evidence}");
     return [.. recoveries];
@@ -78,20 +77,6 @@ static async Task<ClusterState> Settled(AgentCluster agents) =>
     await agents.WaitForStateAsync(s => s.Primary is not null && s.Failover is null && s.PendingDirectives.Count == 0
         && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy && (n.Role == NodeRole.Primary || n.Role == NodeRole.Replica)),
         TimeSpan.FromSeconds(120), "every node healthy again");
-
-static async Task<HistoryCheck> CheckAsync(AgentCluster agents, WriteRecorder writes)
-{
-    var state = (await agents.StateAsync())!;
-    await using var connection = new Npgsql.NpgsqlConnection(agents.ConnectionString(state.Primary!));
-    await connection.OpenAsync();
-    var ids = new HashSet<long>();
-    await using (var command = new Npgsql.NpgsqlCommand($"SELECT id FROM {WriteRecorder.Table}", connection))
-    await using (var reader = await command.ExecuteReaderAsync())
-        while (await reader.ReadAsync()) ids.Add(reader.GetInt64(0));
-    // Agents may append after the state was read: the history up to its version must replay to it.
-    var history = (await agents.HistoryAsync()).Where(e => e.Version <= state.Version).ToList();
-    return HistoryChecker.Check(writes.Attempts, new SurvivingWrites(state.Primary!, ids, 100_000), history, state);
-}
 
 async Task<double[]> ByHandAsync()
 {

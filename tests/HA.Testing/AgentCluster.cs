@@ -138,6 +138,32 @@ public sealed class AgentCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The ids of the acknowledged-writes table on <paramref name="node"/>.</summary>
+    public async Task<IReadOnlySet<long>> WrittenIdsAsync(string node)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(ConnectionString(node));
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand($"SELECT id FROM {Checking.WriteRecorder.Table}", connection);
+        var ids = new HashSet<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) ids.Add(reader.GetInt64(0));
+        return ids;
+    }
+
+    /// <summary>
+    /// Stops <paramref name="writes"/> and holds the whole run to DESIGN §3: one writer, acknowledged
+    /// writes kept (within <paramref name="allowedLoss"/>), the log's invariants, replay = state.
+    /// </summary>
+    public async Task<Checking.HistoryCheck> CheckAsync(Checking.WriteRecorder writes, int allowedLoss)
+    {
+        await writes.StopAsync();
+        var state = await StateAsync() ?? throw new InvalidOperationException("no state");
+        var present = await WrittenIdsAsync(state.Primary!);
+        // Agents may append after the state was read: the history up to its version must replay to it.
+        var history = (await HistoryAsync()).Where(e => e.Version <= state.Version).ToList();
+        return Checking.HistoryChecker.Check(writes.Attempts, new Checking.SurvivingWrites(state.Primary!, present, allowedLoss), history, state);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var agent in _agents.Values) await agent.DisposeAsync();
