@@ -13,12 +13,15 @@ using HA.Testing.Checking;
 //   node    kill -9 of the primary's agent and postmaster together (lease ttl --ttl seconds)
 //   manual  the reference: kill -9 of the primary's postmaster and an immediate pg_ctl promote of a
 //           replica by hand, with no detection at all (the floor any HA tool adds its detection to)
+//   switchover  `pgha switchover` back and forth (--switchovers, default 10): the write pause, from the
+//           old primary's last acknowledged commit to the new primary's first
 // Between kills the cluster settles: the old primary rejoins as a streaming replica.
-// usage: dotnet run -c Release --project bench/Failover -- [--kills 20] [--ttl 6] [--scenarios crash,node,manual]
+// usage: dotnet run -c Release --project bench/Failover -- [--kills 20] [--ttl 6] [--switchovers 10] [--scenarios crash,node,manual,switchover]
 
 var kills = BenchStats.Option(args, "--kills", 20);
 var ttl = TimeSpan.FromSeconds(BenchStats.Option(args, "--ttl", 6));
-var scenarios = (Array.IndexOf(args, "--scenarios") is var i and >= 0 ? args[i + 1] : "crash,node,manual").Split(',');
+var scenarios = (Array.IndexOf(args, "--scenarios") is var i and >= 0 ? args[i + 1] : "crash,node,manual,switchover").Split(',');
+var switchovers = BenchStats.Option(args, "--switchovers", 10);
 var results = new List<(string Scenario, double[] Seconds, string Note)>();
 
 foreach (var scenario in scenarios)
@@ -28,13 +31,14 @@ foreach (var scenario in scenarios)
         "crash" => await WithAgentsAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero, LeaseTtl = ttl, FenceMargin = TimeSpan.FromSeconds(2) }, killAgent: false),
         "node" => await WithAgentsAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero, LeaseTtl = ttl, FenceMargin = TimeSpan.FromSeconds(2) }, killAgent: true),
         "manual" => await ByHandAsync(),
+        "switchover" => await SwitchoversAsync(),
         _ => throw new ArgumentException($"unknown scenario {scenario}"),
     };
     results.Add((scenario, seconds, scenario == "node" ? $"lease ttl {ttl.TotalSeconds:0} s" : ""));
 }
 
 Console.WriteLine();
-Console.WriteLine($"| scenario | kills | p50 | p90 | max | |");
+Console.WriteLine($"| scenario | runs | p50 | p90 | max | |");
 Console.WriteLine($"| --- | --- | --- | --- | --- | --- |");
 var manual = results.FirstOrDefault(r => r.Scenario == "manual").Seconds;
 foreach (var (scenario, values, note) in results)
@@ -77,6 +81,34 @@ static async Task<ClusterState> Settled(AgentCluster agents) =>
     await agents.WaitForStateAsync(s => s.Primary is not null && s.Failover is null && s.PendingDirectives.Count == 0
         && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy && (n.Role == NodeRole.Primary || n.Role == NodeRole.Replica)),
         TimeSpan.FromSeconds(120), "every node healthy again");
+
+async Task<double[]> SwitchoversAsync()
+{
+    await using var agents = await AgentCluster.StartAsync();
+    await agents.WaitForStateAsync(s => s.Primary is not null && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy), TimeSpan.FromSeconds(90), "bootstrapped");
+    await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, TimeSpan.FromMilliseconds(10), default);
+    var pauses = new List<double>();
+    for (var round = 1; round <= switchovers; round++)
+    {
+        var before = await Settled(agents);
+        var from = before.Primary!;
+        var to = from == "n1" ? "n2" : "n1";
+        await writes.WaitForAcknowledgedOnAsync(from, 10, TimeSpan.FromSeconds(60));
+        var requestedAt = writes.Now();
+        var run = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n3"], "--to", to);
+        if (run.ExitCode != 0) throw new InvalidOperationException($"switchover {round} failed: {run.Error}");
+        await writes.WaitForAcknowledgedOnAsync(to, 1, TimeSpan.FromSeconds(60));
+        var attempts = writes.Attempts;
+        var firstOnNew = attempts.Where(a => a.Node == to && a.AckedAt > requestedAt).Min(a => a.AckedAt!.Value);
+        var lastOnOld = attempts.Where(a => a.Node == from && a.AckedAt < firstOnNew).Max(a => a.AckedAt!.Value);
+        pauses.Add((firstOnNew - lastOnOld).TotalSeconds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"switchover {round}: {from} → {to}, writes paused {(firstOnNew - lastOnOld).TotalSeconds:0.000} s ({run.Output.Trim().Split('\n')[^1]})"));
+    }
+    var check = await agents.CheckAsync(writes, allowedLoss: 0);
+    Console.WriteLine($"switchover: history check: {(check.IsClean ? "clean" : "VIOLATIONS")}\n{check.Summary}");
+    foreach (var violation in check.Violations) Console.WriteLine($"  {violation.Kind}: {violation.Evidence}");
+    return [.. pauses];
+}
 
 async Task<double[]> ByHandAsync()
 {

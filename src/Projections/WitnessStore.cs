@@ -149,6 +149,27 @@ public sealed partial class WitnessStore : IAsyncDisposable
         return state;
     }
 
+    /// <summary>
+    /// Appends one operator's or agent's event at whatever version the stream is at (retrying a lost
+    /// race): for events that need no coordinator token. A refusal names the reason (<see cref="EventRejectedError"/>).
+    /// </summary>
+    public async Task<ClusterState> AppendCheckedAsync(string cluster, ClusterEvent e, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var version = await VersionAsync(cluster, cancellationToken).ConfigureAwait(false);
+            if (version == 0) throw new UnknownClusterError(cluster, await ClustersAsync(cancellationToken).ConfigureAwait(false));
+            try
+            {
+                return await AppendAsync(cluster, version, [e], cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (WitnessConcurrencyException) when (attempt < 20)
+            {
+                // Another appender won the race: check again against the new state.
+            }
+        }
+    }
+
     private static IEvent Build(IDocumentSession session, ClusterEvent e, long? fencingToken)
     {
         var built = session.Events.BuildEvent(e);

@@ -24,6 +24,9 @@ public sealed record CoordinatorSettings
     /// <summary>How often the decision loop looks at the evidence.</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>switchover.max_lag: a switchover target further behind the primary is refused.</summary>
+    public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
+
     /// <summary>A heartbeat older than this means the agent is silent.</summary>
     public TimeSpan HeartbeatFreshness { get; init; } = TimeSpan.FromSeconds(2);
 }
@@ -44,7 +47,8 @@ public sealed class CoordinatorLoop(
     Func<IReadOnlyDictionary<string, ReceivedHeartbeat>> heartbeats,
     CoordinatorSettings settings,
     TimeProvider time,
-    ILogger? logger = null)
+    ILogger? logger = null,
+    Func<TimeSpan, CancellationToken, Task>? waitForChange = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly Dictionary<string, DateTimeOffset> _strayUpstreamSince = new(StringComparer.Ordinal);
@@ -79,7 +83,13 @@ public sealed class CoordinatorLoop(
                 _logger.LogWarning("Coordinator {Node}: {Error}", node, e.GetBaseException().Message);
                 await PauseAsync(TimeSpan.FromMilliseconds(500), office).ConfigureAwait(false);
             }
-            await PauseAsync(settings.Tick, office).ConfigureAwait(false);
+            if (waitForChange is null) await PauseAsync(settings.Tick, office).ConfigureAwait(false);
+            else
+            {
+                // Woken at once by an append (an agent's answer), or after a tick at the latest.
+                try { await waitForChange(settings.Tick, office).ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
+            }
         }
     }
 
@@ -160,6 +170,17 @@ public sealed class CoordinatorLoop(
             })]);
         }
 
+        if (state.Switchover is { } switchover && state.Failover is null)
+        {
+            // A planned switchover demotes the primary on purpose: it is not judged lost meanwhile.
+            var target = Fresh(seen, switchover.To!, now);
+            var primaryBeat = seen.TryGetValue(switchover.From!, out var last) ? last.Heartbeat : null;
+            var evidence = new SwitchoverEvidence(target is not null, target?.PostgresRunning ?? false, target?.InRecovery ?? false,
+                Lsn.TryParse(target?.ReplayedLsn, out var replayed) ? replayed : null,
+                Lsn.TryParse(primaryBeat?.CurrentLsn, out var current) ? current : null);
+            return SwitchoverSteps.Next(state, evidence, settings.SwitchoverMaxLag, context);
+        }
+
         if (state.Failover is not null || state.Primary is null || !state.Nodes.ContainsKey(state.Primary))
         {
             // Replicas lose their upstream during a failover; the failover repoints them.
@@ -169,6 +190,12 @@ public sealed class CoordinatorLoop(
 
         var holder = await PrimaryLeaseHolderAsync(cancellationToken).ConfigureAwait(false);
         var verdict = Judge(state, seen, holder, now);
+        if (verdict.Lost && state.Paused)
+        {
+            // Paused means paused (DESIGN §3.6): say why nothing happens, keep recording what is seen.
+            var paused = FailoverSteps.Next(state, verdict, () => Choose(state, seen, now), holder, context);
+            return Housekeeping(state, seen, now, context, by) is { } health ? health with { Why = $"{paused.Why}; {health.Why}" } : paused;
+        }
         if (verdict.Lost)
         {
             _strayUpstreamSince.Clear();

@@ -6,7 +6,9 @@ public static class DemoteHandler
     public static async Task<string> HandleAsync(DirectiveEnvelope envelope, NodeAgentContext node, CancellationToken cancellationToken)
     {
         var upstream = node.Upstream(envelope.Directive);
-        await node.Instance.DemoteAsync(upstream, cancellationToken).ConfigureAwait(false);
-        return $"demoted; following {envelope.Directive.Arguments["upstream"]}";
+        if (node.Instance.ServerProcessId() is not null && await Postgres.NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false) is { InRecovery: true })
+            return $"already a standby; following {envelope.Directive.Arguments["upstream"]}";
+        var final = await node.Instance.DemoteAsync(upstream, cancellationToken).ConfigureAwait(false);
+        return $"demoted at final LSN {final}; following {envelope.Directive.Arguments["upstream"]}";
     }
 }

@@ -1,4 +1,5 @@
 using HA.Agent.Postgres;
+using HA.Core.Replication;
 
 namespace HA.Agent.Directives;
 
@@ -10,6 +11,17 @@ public static class PromoteHandler
         if (node.Instance.ServerProcessId() is null) await node.Instance.StartAsync(cancellationToken).ConfigureAwait(false);
         var before = await NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false);
         if (!before.InRecovery) return $"already primary on timeline {before.Timeline}";
+        if (envelope.Directive.Arguments.TryGetValue("after_lsn", out var text) && Lsn.TryParse(text, out var needed))
+        {
+            // A switchover: promote only with every write of the demoted primary replayed.
+            while (before.ReplayedLsn is not { } replayed || replayed < needed)
+            {
+                if (DateTimeOffset.UtcNow > envelope.Directive.ExpiresAt)
+                    throw new InvalidOperationException($"replayed only up to {before.ReplayedLsn?.ToString() ?? "nothing"}, not {needed}, before the directive expired: not promoted");
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                before = await NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false);
+            }
+        }
         await node.Instance.PromoteAsync(cancellationToken).ConfigureAwait(false);
         // A fence left on this node earlier must not make the new primary read-only.
         await PostgresFence.ClearAsync(node.Instance, cancellationToken).ConfigureAwait(false);

@@ -12,8 +12,9 @@ public sealed record LocalAgentSettings
     /// <summary>Gossip ports, one per node, in the topology's order.</summary>
     public required IReadOnlyList<int> GossipPorts { get; init; }
 
-    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(6);
-    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>10 s / 3 s: short enough for a quick failover, long enough for a loaded machine to renew in time.</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan PrimaryRestartTimeout { get; init; } = TimeSpan.Zero;
     public TimeSpan FailureTimeout { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan DirectiveTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -97,6 +97,9 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
             ["wal_log_hints"] = "on",
             ["hot_standby_feedback"] = "on",
             ["wal_receiver_status_interval"] = "1s",
+            // A standby whose upstream was just promoted reconnects across the timeline switch after this
+            // (5 s by default): measured, it made a switchover right after another one wait 5 s.
+            ["wal_retrieve_retry_interval"] = "500ms",
             ["logging_collector"] = "off",
             ["log_line_prefix"] = "%m [%p] %q%u@%d ",
             ["shared_buffers"] = "32MB",
@@ -178,11 +181,14 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
     /// rewinding: clean stop, <c>standby.signal</c>, <c>primary_conninfo</c>, start. Right only when it
     /// has nothing the new primary lacks (a clean switchover); otherwise rewind.
     /// </summary>
-    public async Task DemoteAsync(ReplicationSource source, CancellationToken cancellationToken)
+    /// <returns>the location of the shutdown checkpoint, the old primary's last WAL record: the new primary must have replayed up to it</returns>
+    public async Task<string> DemoteAsync(ReplicationSource source, CancellationToken cancellationToken)
     {
         await StopAsync(StopMode.Fast, cancellationToken).ConfigureAwait(false);
+        var final = await ControlValueAsync("Latest checkpoint location:", cancellationToken).ConfigureAwait(false);
         await BecomeStandbyAsync(source, cancellationToken).ConfigureAwait(false);
         await StartAsync(cancellationToken).ConfigureAwait(false);
+        return final;
     }
 
     /// <summary>Points a running standby at another upstream: new <c>primary_conninfo</c>, then reload (no restart since PostgreSQL 13).</summary>
@@ -240,12 +246,15 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
     }
 
     /// <summary>What pg_controldata says of the cluster state ("shut down", "in production", "shut down in recovery", ...).</summary>
-    public async Task<string> ControlStateAsync(CancellationToken cancellationToken)
+    public Task<string> ControlStateAsync(CancellationToken cancellationToken) => ControlValueAsync("Database cluster state:", cancellationToken);
+
+    /// <summary>One value pg_controldata prints, by its label ("Latest checkpoint location:").</summary>
+    public async Task<string> ControlValueAsync(string label, CancellationToken cancellationToken)
     {
         var control = await RunRawAsync("pg_controldata", ["-D", settings.DataDirectory], cancellationToken).ConfigureAwait(false);
         if (!control.Succeeded) throw Failure("pg_controldata", control);
-        var line = control.StandardOutput.Split('\n').FirstOrDefault(l => l.StartsWith("Database cluster state:", StringComparison.Ordinal));
-        return line?["Database cluster state:".Length..].Trim() ?? "unknown";
+        var line = control.StandardOutput.Split('\n').FirstOrDefault(l => l.StartsWith(label, StringComparison.Ordinal));
+        return line?[label.Length..].Trim() ?? "unknown";
     }
 
     private async Task<bool> ShutDownCleanlyAsync(CancellationToken cancellationToken) =>

@@ -19,6 +19,9 @@ public static class PghaCli
         commands:
           demo       run a complete local cluster on loopback (pgha demo --help)
           run        run the agent of one node (pgha run --config FILE)
+          pause      freeze automatic failover (pgha pause --config FILE [--reason TEXT])
+          resume     let automatic failover act again
+          switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           config     check a pgha.yaml (pgha config check --config FILE)
           version    print the version
 
@@ -76,6 +79,10 @@ public static class PghaCli
                 return DemoCommand.RunAsync(rest, output, stopping);
             case "run":
                 return HA.Api.Run.RunCommand.RunAsync(rest, output, stopping);
+            case "switchover":
+                return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
+            case "pause" or "resume":
+                return HA.Api.Operations.PauseCommand.RunAsync(command, rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
                 return HA.Api.Config.ConfigCommand.RunAsync(rest, output);

@@ -33,6 +33,9 @@ public sealed partial record PghaConfig
     public required FailoverSettings Failover { get; init; }
     public TimeSpan HealthInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan DirectiveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>switchover.max_lag: a switchover target further behind the primary is refused (default 1 MiB).</summary>
+    public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
     public required IReadOnlyList<MemberConfig> Members { get; init; }
 
     /// <summary>gossip.secret: the cluster secret heartbeats are authenticated with (required to run).</summary>
@@ -58,7 +61,8 @@ public sealed partial record PghaConfig
 
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
-        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "health", "gossip", "members"],
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "health", "gossip", "members"],
+        ["switchover"] = ["max_lag"],
         ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
         ["postgresql"] = ["bin_dir", "os_user", "superuser_password", "replication_password"],
         ["gossip"] = ["secret"],
@@ -202,6 +206,7 @@ public sealed partial record PghaConfig
             },
             HealthInterval = Duration(v, "health.interval", source) ?? TimeSpan.FromMilliseconds(500),
             DirectiveTimeout = Duration(v, "failover.directive_timeout", source) ?? TimeSpan.FromSeconds(30),
+            SwitchoverMaxLag = Size(v, "switchover.max_lag", source) ?? 1024 * 1024,
             Members = all,
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),

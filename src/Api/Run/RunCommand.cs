@@ -193,6 +193,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Detection = config.Detection,
             Failover = config.Failover,
             DirectiveTimeout = config.DirectiveTimeout,
+            SwitchoverMaxLag = config.SwitchoverMaxLag,
             HeartbeatFreshness = TimeSpan.FromTicks(Math.Max(config.HealthInterval.Ticks * 4, TimeSpan.FromSeconds(1).Ticks)),
         };
         var campaign = new CoordinatorCampaign(_leases, config.Cluster, config.Node.Name, config.Lease.Timings, TimeProvider.System, _logs.CreateLogger("campaign"));
@@ -200,7 +201,7 @@ internal sealed class RunningNode : IAsyncDisposable
         var agentLoop = _agent.RunAsync(stop.Token);
         var campaignLoop = campaign.RunAsync((grant, term) =>
         {
-            var loop = new CoordinatorLoop(config.Cluster, config.Node.Name, members, log, _leases, Heartbeats, coordinatorSettings, TimeProvider.System, _logs.CreateLogger("coordinator"));
+            var loop = new CoordinatorLoop(config.Cluster, config.Node.Name, members, log, _leases, Heartbeats, coordinatorSettings, TimeProvider.System, _logs.CreateLogger("coordinator"), WaitForChangeAsync);
             office = Task.Run(() => loop.RunAsync(grant, term), CancellationToken.None);
             return Task.CompletedTask;
         }, given =>
@@ -220,12 +221,43 @@ internal sealed class RunningNode : IAsyncDisposable
         await Quietly(campaignLoop);
         if (office is not null) await Quietly(office);
         await _agent.DisposeAsync(); // releases the primary lease
+        if (_changes is not null) await _changes.DisposeAsync();
         if (!keepPostgres)
         {
             await _instance.StopAsync(HA.Agent.Postgres.StopMode.Fast, CancellationToken.None);
             _logger.LogInformation("pgha run: PostgreSQL of {Node} stopped", config.Node.Name);
         }
         _watchdog.Disarm();
+    }
+
+    private WitnessChangeListener? _changes;
+
+    /// <summary>Waits until the witness store reports an append (LISTEN), or <paramref name="atMost"/>.</summary>
+    private async Task WaitForChangeAsync(TimeSpan atMost, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(atMost);
+        try
+        {
+            _changes ??= await WitnessChangeListener.StartAsync(new WitnessStoreOptions { ConnectionString = _config.WitnessConnectionString, Schema = _config.WitnessSchema }, deadline.Token);
+            if (!await _changes.Changes.WaitToReadAsync(deadline.Token)) await DropListenerAsync(); // it stopped: open another next time
+            else while (_changes.Changes.TryRead(out _)) { }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The tick elapsed without a change.
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            await DropListenerAsync();
+            await Task.Delay(atMost, cancellationToken);
+        }
+    }
+
+    private async Task DropListenerAsync()
+    {
+        if (_changes is { } broken) await broken.DisposeAsync();
+        _changes = null;
     }
 
     private IReadOnlyDictionary<string, ReceivedHeartbeat> Heartbeats()

@@ -50,6 +50,17 @@ public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset Star
     public string? PromoteDirective { get; init; }
     public string? PromoteOutcome { get; init; }
     public string? CandidateLsn { get; init; }
+
+    /// <summary>A scheduled switchover waits until then.</summary>
+    public DateTimeOffset? At { get; init; }
+    public string? CheckpointDirective { get; init; }
+    public string? CheckpointOutcome { get; init; }
+    public string? DemoteDirective { get; init; }
+    public string? DemoteOutcome { get; init; }
+
+    /// <summary>What the old primary's agent answered to DEMOTE (it names the final LSN).</summary>
+    public string? DemoteDetail { get; init; }
+    public DateTimeOffset? DemoteIssuedAt { get; init; }
 }
 
 /// <summary>
@@ -123,11 +134,29 @@ public sealed class ClusterState
             DirectiveIssued d when PendingDirectives.ContainsKey(d.DirectiveId) => $"directive {d.DirectiveId} was already issued",
             FailoverPaused when Paused => $"cluster {Cluster} is already paused",
             FailoverResumed when !Paused => $"cluster {Cluster} is not paused",
+            SwitchoverRequested r => SwitchoverProblem(r),
+            SwitchoverCompleted c when Switchover?.Id != c.SwitchoverId => $"switchover {c.SwitchoverId} is not in progress",
+            SwitchoverFailed f when Switchover?.Id != f.SwitchoverId => $"switchover {f.SwitchoverId} is not in progress",
+            SwitchoverFailed f when f.By.Kind == InitiatorKind.User && Switchover?.CheckpointDirective is not null => $"switchover {f.SwitchoverId} has started: it can no longer be cancelled",
             FailoverCompleted c when Failover?.Id != c.FailoverId => $"failover {c.FailoverId} is not in progress",
             FailoverFailed f when Failover?.Id != f.FailoverId => $"failover {f.FailoverId} is not in progress",
             SynchronousStandbysChanged s when s.Standbys.FirstOrDefault(n => !Nodes.ContainsKey(n)) is { } unknown => $"unknown node '{unknown}' in synchronous standbys of cluster {Cluster}",
             _ => null,
         };
+    }
+
+    private string? SwitchoverProblem(SwitchoverRequested r)
+    {
+        if (Switchover is { } running) return $"switchover {running.Id} from {running.From} to {running.To} is already in progress";
+        if (Failover is { } failing) return $"failover {failing.Id} is in progress";
+        if (Primary is null) return $"cluster {Cluster} has no primary to switch over from (use a manual failover)";
+        if (r.From != Primary) return $"{r.From} is not the primary ({Primary} is)";
+        if (r.To == Primary) return $"{r.To} is already the primary";
+        if (!Nodes.TryGetValue(r.To, out var target)) return $"unknown node '{r.To}' in cluster {Cluster} (members: {string.Join(", ", Nodes.Keys)})";
+        if (target.Detached) return $"{r.To} is detached for maintenance ({target.DetachedReason})";
+        if (target.Role != NodeRole.Replica) return $"{r.To} is not a replica (its role is {target.Role})";
+        if (target.Health != NodeHealth.Healthy) return $"{r.To} is {target.Health.ToString().ToLowerInvariant()} ({target.HealthReason})";
+        return null;
     }
 
     private static string? CheckBootstrap(ClusterBootstrapped b)
@@ -237,13 +266,23 @@ public sealed class ClusterState
                 Touch(r.Node, stamp, n => { n.Role = NodeRole.Replica; n.Fenced = false; n.Timeline = r.Timeline; });
                 break;
             case SwitchoverRequested s:
-                Switchover = new ActiveOperation(s.SwitchoverId, "switchover", stamp.At, s.From, s.To);
+                Switchover = new ActiveOperation(s.SwitchoverId, "switchover", stamp.At, s.From, s.To) { At = s.At };
                 break;
             case SwitchoverCompleted or SwitchoverFailed:
                 Switchover = null;
                 break;
             case DirectiveIssued d:
                 PendingDirectives[d.DirectiveId] = new PendingDirective(d.DirectiveId, d.Node, d.Kind, d.Term, stamp.At, d.ExpiresAt);
+                if (Switchover is { } switching && d.CorrelationId == switching.Id)
+                {
+                    Switchover = d.Kind switch
+                    {
+                        DirectiveKind.Checkpoint => switching with { CheckpointDirective = d.DirectiveId, CheckpointOutcome = null, Term = d.Term },
+                        DirectiveKind.Demote => switching with { DemoteDirective = d.DirectiveId, DemoteOutcome = null, DemoteIssuedAt = stamp.At },
+                        DirectiveKind.Promote => switching with { PromoteDirective = d.DirectiveId, PromoteOutcome = null },
+                        _ => switching,
+                    };
+                }
                 if (Failover is { } issuing && d.CorrelationId == issuing.Id)
                 {
                     Failover = d.Kind switch
@@ -257,6 +296,7 @@ public sealed class ClusterState
             case DirectiveSucceeded s:
                 PendingDirectives.Remove(s.DirectiveId);
                 RecordOutcome(s.DirectiveId, "succeeded");
+                if (Switchover is { } demoted && demoted.DemoteDirective == s.DirectiveId) Switchover = demoted with { DemoteDetail = s.Detail };
                 break;
             case DirectiveFailed f:
                 PendingDirectives.Remove(f.DirectiveId);
@@ -271,6 +311,12 @@ public sealed class ClusterState
 
     private void RecordOutcome(string directiveId, string outcome)
     {
+        if (Switchover is { } switching)
+        {
+            if (switching.CheckpointDirective == directiveId) Switchover = switching with { CheckpointOutcome = outcome };
+            else if (switching.DemoteDirective == directiveId) Switchover = switching with { DemoteOutcome = outcome };
+            else if (switching.PromoteDirective == directiveId) Switchover = switching with { PromoteOutcome = outcome };
+        }
         if (Failover is not { } running) return;
         if (running.FenceDirective == directiveId) Failover = running with { FenceOutcome = outcome };
         else if (running.PromoteDirective == directiveId) Failover = running with { PromoteOutcome = outcome };

@@ -18,7 +18,7 @@ public sealed class a_lost_control_plane(ITestOutputHelper output)
     public async Task one_etcd_member_or_the_witness_lost_for_a_while_stops_no_writes_and_decides_nothing_until_it_returns()
     {
         await using var etcd = await EtcdCluster.StartAsync();
-        await using var agents = await AgentCluster.StartAsync(s => s with { EtcdEndpoints = etcd.Endpoints, LeaseTtl = TimeSpan.FromSeconds(6), FenceMargin = TimeSpan.FromSeconds(2) });
+        await using var agents = await AgentCluster.StartAsync(s => s with { EtcdEndpoints = etcd.Endpoints });
         await AgentScenario.BootstrappedAsync(agents);
         await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);
         await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);

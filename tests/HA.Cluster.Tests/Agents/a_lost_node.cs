@@ -16,12 +16,12 @@ namespace HA.Cluster.Tests.Agents;
 /// </summary>
 public sealed class a_lost_node(ITestOutputHelper output)
 {
-    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(6);
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task the_primarys_node_is_replaced_after_its_lease_expires_never_before_and_rejoins_when_it_returns()
     {
-        await using var agents = await AgentCluster.StartAsync(s => s with { LeaseTtl = Ttl, FenceMargin = TimeSpan.FromSeconds(2) });
+        await using var agents = await AgentCluster.StartAsync(s => s with { LeaseTtl = Ttl, FenceMargin = TimeSpan.FromSeconds(3) });
         await AgentScenario.BootstrappedAsync(agents);
         await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);
         await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
@@ -48,7 +48,7 @@ public sealed class a_lost_node(ITestOutputHelper output)
     [Fact]
     public async Task a_coordinator_killed_in_the_middle_of_a_failover_is_replaced_and_its_successor_finishes_it()
     {
-        await using var agents = await AgentCluster.StartAsync(s => s with { LeaseTtl = Ttl, FenceMargin = TimeSpan.FromSeconds(2) }, startAgents: false);
+        await using var agents = await AgentCluster.StartAsync(s => s with { LeaseTtl = Ttl, FenceMargin = TimeSpan.FromSeconds(3) }, startAgents: false);
         // n2 campaigns first, so the coordinator is not on the node that will be lost.
         agents.StartAgent("n2");
         await using (var leases = await PostgresLeaseStore.OpenAsync(AgentCluster.WitnessConnectionString(agents.Cluster.Cluster)))

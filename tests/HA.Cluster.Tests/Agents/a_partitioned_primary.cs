@@ -26,8 +26,6 @@ public sealed class a_partitioned_primary(ITestOutputHelper output)
             (relayPorts.Ports[0], relayPorts.Ports[1], relayPorts.Ports[2], relayPorts.Ports[3], relayPorts.Ports[4], relayPorts.Ports[5], relayPorts.Ports[6]);
         await using var agents = await AgentCluster.StartAsync(s => s with
         {
-            LeaseTtl = TimeSpan.FromSeconds(6),
-            FenceMargin = TimeSpan.FromSeconds(2),
             WitnessRoute = viewer => viewer == "n1" ? witnessIn : null,
             Route = (viewer, member) => (viewer, member) switch
             {
@@ -59,8 +57,8 @@ public sealed class a_partitioned_primary(ITestOutputHelper output)
             await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
 
             relays.Cut(CutMode.BlackHole);
-            var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted while n1 is partitioned");
-            await writes.WaitForAcknowledgedOnAsync(promoted.Primary!, 20, AgentScenario.Long);
+            await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted while n1 is partitioned");
+            await writes.WaitForAcknowledgedOnAsync((await agents.StateAsync())!.Primary!, 20, AgentScenario.Long);
             await Eventually.HoldsAsync(() => Task.FromResult(local.Node("n1").ServerProcessId()), pid => pid is null, TimeSpan.FromSeconds(30), $"n1 to have fenced itself (it cannot hear it was replaced)\n{agents.AgentLogs()}");
             var history = await agents.HistoryAsync();
             Assert.Contains("primary lease", ((NodeFenced)history.Single(e => e.Event is NodeFenced { Node: "n1" }).Event).How, StringComparison.Ordinal);

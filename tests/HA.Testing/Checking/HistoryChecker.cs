@@ -105,8 +105,9 @@ public static class HistoryChecker
 
     /// <summary>
     /// The writers' tenures from the log: the bootstrapped primary from the start; at each failover the old
-    /// primary's tenure ends when NodeFenced records it (the FENCE acknowledged or its lease gone), and the
-    /// promoted node's begins there — it cannot have been promoted earlier (§3.1).
+    /// primary's tenure ends when NodeFenced records it (the FENCE acknowledged or its lease gone), at a
+    /// switchover when its DEMOTE is answered, and the promoted node's begins there — it cannot have been
+    /// promoted earlier (§3.1).
     /// </summary>
     public static IReadOnlyList<Tenure> Tenures(IReadOnlyList<RecordedEvent> events)
     {
@@ -117,7 +118,11 @@ public static class HistoryChecker
         foreach (var changed in events.Where(e => e.Event is PrimaryChanged))
         {
             var p = (PrimaryChanged)changed.Event;
-            var fenced = events.LastOrDefault(e => e.Version < changed.Version && e.Event is NodeFenced f && f.Node == p.Previous && e.Event.CorrelationId == p.CorrelationId);
+            // The old primary stopped taking writes when it was fenced (failover) or demoted (switchover).
+            var demotes = events.Where(e => e.Event is DirectiveIssued { Kind: DirectiveKind.Demote } d && d.Node == p.Previous && d.CorrelationId == p.CorrelationId)
+                .Select(e => ((DirectiveIssued)e.Event).DirectiveId).ToHashSet(StringComparer.Ordinal);
+            var fenced = events.LastOrDefault(e => e.Version < changed.Version && e.Event.CorrelationId == p.CorrelationId
+                && (e.Event is NodeFenced f && f.Node == p.Previous || e.Event is DirectiveSucceeded s && demotes.Contains(s.DirectiveId)));
             var handover = fenced?.At ?? changed.At;
             if (current is not null) tenures.Add(new Tenure(current, start, handover, term));
             (current, start, term) = (p.Node, handover, p.Term);

@@ -1,0 +1,50 @@
+using HA.Api.Cli;
+using HA.Api.Config;
+using HA.Core.Errors;
+using HA.Core.Events;
+using HA.Projections;
+
+namespace HA.Api.Operations;
+
+/// <summary>
+/// <c>pgha pause</c> and <c>pgha resume</c>: freeze and thaw automatic failover (DESIGN §3.6). The pause
+/// is an event in the cluster's log, so it survives agent restarts and coordinator changes; while it
+/// holds, a lost primary is reported and nothing is promoted. Until the REST API lands (issue 9) the
+/// command reaches the witness store named by a node's pgha.yaml.
+/// </summary>
+public static class PauseCommand
+{
+    public const string Help = """
+        pgha pause — freeze automatic failover (a lost primary is reported, nothing is promoted)
+        pgha resume — let automatic failover act again
+
+        usage: pgha pause --config FILE [--reason TEXT]
+               pgha resume --config FILE [--reason TEXT]
+
+        FILE is any member's pgha.yaml (its witness and cluster are used). The pause is recorded as an
+        event (FailoverPaused / FailoverResumed, by the OS user running the command); it survives agent
+        restarts and coordinator changes. Exit 0 when recorded, 1 with one line when refused
+        (already paused, not paused, unknown cluster, witness unreachable).
+        """;
+
+    public static async Task<int> RunAsync(string verb, IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
+    {
+        var cli = CommandLine.Parse($"pgha {verb}", arguments, ["--config", "--reason"], []);
+        if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
+        cli.NoPositionals();
+        var path = cli.Value("--config") ?? throw new UsageError($"pgha {verb} needs --config FILE (a member's pgha.yaml)");
+        var config = PghaConfig.Load(path);
+        var by = Initiator.User(Environment.UserName);
+        var reason = cli.Value("--reason") ?? (verb == "pause" ? "paused by an operator" : "resumed by an operator");
+        var correlation = $"{verb}-{Guid.NewGuid():n}"[..18];
+        ClusterEvent change = verb == "pause"
+            ? new FailoverPaused(reason) { By = by, CorrelationId = correlation }
+            : new FailoverResumed(reason) { By = by, CorrelationId = correlation };
+        await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        var state = await witness.AppendCheckedAsync(config.Cluster, change, cancellationToken);
+        output.WriteLine(verb == "pause"
+            ? $"cluster {config.Cluster}: automatic failover paused at version {state.Version} ({reason})"
+            : $"cluster {config.Cluster}: automatic failover resumed at version {state.Version} ({reason})");
+        return 0;
+    }
+}

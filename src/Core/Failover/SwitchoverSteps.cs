@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using HA.Core.Events;
+using HA.Core.Replication;
+using HA.Core.State;
+
+namespace HA.Core.Failover;
+
+/// <summary>What the coordinator knows of a switchover's target and the primary at one moment (from their heartbeats).</summary>
+/// <param name="TargetFresh">the target's agent reported recently</param>
+public sealed record SwitchoverEvidence(bool TargetFresh, bool TargetRunning, bool TargetInRecovery, Lsn? TargetReplayed, Lsn? PrimaryCurrent);
+
+/// <summary>
+/// A planned switchover (DESIGN §5) as a pure step function of the log, like <see cref="FailoverSteps"/>:
+/// wait for the scheduled time; refuse a target that is not ready or lags beyond switchover.max_lag;
+/// CHECKPOINT the primary (so the demotion's own checkpoint is short); DEMOTE it cleanly (it restarts
+/// as a standby of the target and answers with its final LSN; writes pause here); PROMOTE the target
+/// once it has replayed that LSN (its agent waits for it); then PrimaryChanged, the old primary recorded as rejoined
+/// by demotion (no rewind), REPOINT of the others, SwitchoverCompleted with the write pause.
+/// </summary>
+public static partial class SwitchoverSteps
+{
+    public static Decision Next(ClusterState state, SwitchoverEvidence evidence, long maxLagBytes, CoordinatorContext context)
+    {
+        var by = Initiator.Coordinator(context.Node);
+        var sw = state.Switchover ?? throw new InvalidOperationException("no switchover in progress");
+        var (from, to) = (sw.From!, sw.To!);
+        if (sw.At is { } at && at > context.Now && sw.CheckpointDirective is null)
+            return Decision.Wait($"switchover {sw.Id} from {from} to {to} is scheduled at {at.ToString("O", CultureInfo.InvariantCulture)}");
+
+        if (sw.CheckpointDirective is null)
+        {
+            if (!evidence.TargetFresh) return Failed(sw, $"no fresh report from {to}'s agent", context, by);
+            if (!evidence.TargetRunning || !evidence.TargetInRecovery) return Failed(sw, $"{to} is not a running standby", context, by);
+            if (evidence.PrimaryCurrent is { } primary && evidence.TargetReplayed is { } replayed && Lsn.BytesBehind(primary, replayed) > maxLagBytes)
+                return Failed(sw, $"{to} lags {Lsn.BytesBehind(primary, replayed)} bytes behind {from}, over switchover.max_lag ({maxLagBytes})", context, by);
+            return new Decision($"switchover {sw.Id}: CHECKPOINT on {from} before demoting it",
+                [Directive(DirectiveKind.Checkpoint, from, state.Term + 1, sw, context, by)]);
+        }
+
+        if (Waiting(state, sw.CheckpointDirective, sw.CheckpointOutcome, context) is { } checkpointing) return checkpointing == "" ? Decision.Wait($"waiting for CHECKPOINT on {from}") : Failed(sw, $"CHECKPOINT on {from} {checkpointing}", context, by);
+        if (sw.DemoteDirective is null)
+            return new Decision($"switchover {sw.Id}: demoting {from}; writes pause until {to} is promoted",
+                [Directive(DirectiveKind.Demote, from, sw.Term, sw, context, by, new Dictionary<string, string> { ["upstream"] = to })]);
+
+        if (Waiting(state, sw.DemoteDirective, sw.DemoteOutcome, context) is { } demoting) return demoting == "" ? Decision.Wait($"waiting for {from} to demote") : Failed(sw, $"DEMOTE of {from} {demoting}", context, by);
+        var final = sw.DemoteDetail is { } detail && FinalLsn().Match(detail) is { Success: true } match && Lsn.TryParse(match.Groups[1].Value, out var lsn) ? lsn : (Lsn?)null;
+        if (sw.PromoteDirective is null)
+        {
+            // The target's agent promotes only once it has replayed the final LSN (it waits for it locally,
+            // no heartbeat round trip): it then has every write the old primary acknowledged.
+            var arguments = new Dictionary<string, string>();
+            if (final is { } needed) arguments["after_lsn"] = needed.ToString();
+            return new Decision($"switchover {sw.Id}: promoting {to} once it has replayed {from}'s final LSN {final?.ToString() ?? "(unknown)"}",
+                [Directive(DirectiveKind.Promote, to, sw.Term, sw, context, by, arguments)]);
+        }
+
+        if (Waiting(state, sw.PromoteDirective, sw.PromoteOutcome, context) is { } promoting) return promoting == "" ? Decision.Wait($"waiting for {to} to finish PROMOTE") : Failed(sw, $"PROMOTE of {to} {promoting}", context, by);
+        var timeline = state.Timeline + 1;
+        var pause = context.Now - (sw.DemoteIssuedAt ?? sw.StartedAt);
+        List<ClusterEvent> done =
+        [
+            new PrimaryChanged(sw.Term, to, from, timeline, final?.ToString() ?? "0/0") { By = by, CorrelationId = sw.Id },
+            new NodeRejoined(from, "demote", timeline, pause) { By = by, CorrelationId = sw.Id },
+        ];
+        foreach (var replica in state.Nodes.Values.Where(n => n.Name != to && n.Name != from && n.Role == NodeRole.Replica))
+            done.Add(Directive(DirectiveKind.Repoint, replica.Name, sw.Term, sw, context, by, new Dictionary<string, string> { ["upstream"] = to }));
+        done.Add(new SwitchoverCompleted(sw.Id, from, to, context.Now - sw.StartedAt, pause) { By = by, CorrelationId = sw.Id });
+        return new Decision($"switchover {sw.Id}: {to} is the primary of term {sw.Term}; writes paused for {pause.TotalMilliseconds:0} ms", done);
+    }
+
+    /// <summary>"" while the directive is pending and not expired; its outcome when it did not succeed; null when it succeeded.</summary>
+    private static string? Waiting(ClusterState state, string directive, string? outcome, CoordinatorContext context)
+    {
+        if (outcome == "succeeded") return null;
+        if (outcome is not null) return outcome;
+        return state.PendingDirectives.TryGetValue(directive, out var pending) && pending.ExpiresAt > context.Now ? "" : "expired without an answer";
+    }
+
+    private static Decision Failed(ActiveOperation sw, string reason, CoordinatorContext context, Initiator by) =>
+        new($"switchover {sw.Id} failed: {reason}", [new SwitchoverFailed(sw.Id, reason) { By = by, CorrelationId = sw.Id }]);
+
+    private static DirectiveIssued Directive(DirectiveKind kind, string node, long term, ActiveOperation sw, CoordinatorContext context, Initiator by, IReadOnlyDictionary<string, string>? arguments = null) =>
+        new(context.NewId(), node, kind, term, context.FencingToken, context.Now + context.DirectiveTimeout, arguments ?? new Dictionary<string, string>())
+        { By = by, CorrelationId = sw.Id };
+
+    [GeneratedRegex(@"final LSN ([0-9A-Fa-f]+/[0-9A-Fa-f]+)")]
+    private static partial Regex FinalLsn();
+}
