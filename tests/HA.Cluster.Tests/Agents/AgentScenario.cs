@@ -16,6 +16,18 @@ internal static class AgentScenario
         agents.WaitForStateAsync(s => s.Primary == "n1" && s.Nodes.Count == agents.Nodes.Count() && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy),
             Long, "the agents bootstrap the cluster with n1 primary and every node healthy");
 
+    /// <summary>Starts the agents with <paramref name="coordinator"/>'s first, so that it holds the coordinator lease (not the primary's node).</summary>
+    public static async Task StartWithCoordinatorAsync(AgentCluster agents, string coordinator)
+    {
+        agents.StartAgent(coordinator);
+        await using (var leases = await HA.Agent.Lease.PostgresLeaseStore.OpenAsync(AgentCluster.WitnessConnectionString(agents.Cluster.Cluster)))
+        {
+            await Eventually.HoldsAsync(async () => (await leases.ReadAsync(HA.Core.Leases.LeaseKeys.Leader(agents.Name), default))?.Holder,
+                holder => holder == coordinator, Long, $"{coordinator} to hold the coordinator lease");
+        }
+        foreach (var node in agents.Nodes.Where(n => n != coordinator)) agents.StartAgent(node);
+    }
+
     /// <summary>DESIGN §3 over the whole run: one writer, acknowledged writes kept (within <paramref name="allowedLoss"/>), the log's invariants.</summary>
     public static async Task<HistoryCheck> CheckAsync(AgentCluster agents, WriteRecorder writes, int allowedLoss)
     {

@@ -1,6 +1,4 @@
-using HA.Agent.Lease;
 using HA.Core.Events;
-using HA.Core.Leases;
 using HA.Core.State;
 using HA.Testing;
 using HA.Testing.Checking;
@@ -50,14 +48,7 @@ public sealed class a_lost_node(ITestOutputHelper output)
     {
         await using var agents = await AgentCluster.StartAsync(s => s with { LeaseTtl = Ttl, FenceMargin = TimeSpan.FromSeconds(3) }, startAgents: false);
         // n2 campaigns first, so the coordinator is not on the node that will be lost.
-        agents.StartAgent("n2");
-        await using (var leases = await PostgresLeaseStore.OpenAsync(AgentCluster.WitnessConnectionString(agents.Cluster.Cluster)))
-        {
-            await Eventually.HoldsAsync(async () => (await leases.ReadAsync(LeaseKeys.Leader(agents.Name), default))?.Holder,
-                holder => holder == "n2", AgentScenario.Long, "n2 to hold the coordinator lease");
-        }
-        agents.StartAgent("n1");
-        agents.StartAgent("n3");
+        await AgentScenario.StartWithCoordinatorAsync(agents, "n2");
         var before = await AgentScenario.BootstrappedAsync(agents);
         Assert.Equal("n2", before.Coordinator);
         await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);

@@ -16,7 +16,8 @@ public sealed class a_paused_cluster(ITestOutputHelper output)
     [Fact]
     public async Task promotes_nobody_until_resumed_even_across_a_coordinator_change()
     {
-        await using var agents = await AgentCluster.StartAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero });
+        await using var agents = await AgentCluster.StartAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero }, startAgents: false);
+        await AgentScenario.StartWithCoordinatorAsync(agents, "n2"); // the coordinator is not on the primary's node
         var before = await AgentScenario.BootstrappedAsync(agents);
         await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);
         await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
