@@ -273,7 +273,7 @@ public sealed class CoordinatorLoop(
             return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
         var busy = state.PendingDirectives.Values.Select(d => d.Node).ToHashSet(StringComparer.Ordinal);
         var upstream = new Dictionary<string, string> { ["upstream"] = primary.Name };
-        foreach (var view in state.Nodes.Values.Where(n => n.Name != primary.Name && !busy.Contains(n.Name)))
+        foreach (var view in state.Nodes.Values.Where(n => n.Name != primary.Name && !busy.Contains(n.Name) && !n.Detached))
         {
             var beat = Fresh(seen, view.Name, now);
             if (beat is null) continue;

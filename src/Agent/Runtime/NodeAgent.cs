@@ -349,6 +349,11 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         }
 
         // PostgreSQL is down.
+        if (me.Detached)
+        {
+            lock (_gate) _detail = $"detached for maintenance ({me.DetachedReason}): PostgreSQL left as it is";
+            return;
+        }
         if (me.Role == NodeRole.FormerPrimary)
         {
             lock (_gate) _detail = $"former primary: waiting to be rejoined to {state.Primary} (rewind)";

@@ -21,6 +21,8 @@ public static class PghaCli
           run        run the agent of one node (pgha run --config FILE)
           pause      freeze automatic failover (pgha pause --config FILE [--reason TEXT])
           resume     let automatic failover act again
+          detach     take a node out of routing and candidacy (pgha detach --config FILE --node NODE)
+          attach     bring a detached node back
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           config     check a pgha.yaml (pgha config check --config FILE)
           version    print the version
@@ -81,7 +83,7 @@ public static class PghaCli
                 return HA.Api.Run.RunCommand.RunAsync(rest, output, stopping);
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
-            case "pause" or "resume":
+            case "pause" or "resume" or "detach" or "attach":
                 return HA.Api.Operations.PauseCommand.RunAsync(command, rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }

@@ -7,9 +7,10 @@ using HA.Projections;
 namespace HA.Api.Operations;
 
 /// <summary>
-/// <c>pgha pause</c> and <c>pgha resume</c>: freeze and thaw automatic failover (DESIGN §3.6). The pause
-/// is an event in the cluster's log, so it survives agent restarts and coordinator changes; while it
-/// holds, a lost primary is reported and nothing is promoted. Until the REST API lands (issue 9) the
+/// <c>pgha pause</c> and <c>pgha resume</c>: freeze and thaw automatic failover (DESIGN §3.6);
+/// <c>pgha detach</c> and <c>pgha attach</c>: take a node out of routing and candidacy for maintenance
+/// and back. Each is an event in the cluster's log, so it survives agent restarts and coordinator
+/// changes; while paused, a lost primary is reported and nothing is promoted. Until the REST API lands (issue 9) the
 /// command reaches the witness store named by a node's pgha.yaml.
 /// </summary>
 public static class PauseCommand
@@ -17,34 +18,49 @@ public static class PauseCommand
     public const string Help = """
         pgha pause — freeze automatic failover (a lost primary is reported, nothing is promoted)
         pgha resume — let automatic failover act again
+        pgha detach — take a node out of routing and candidacy for maintenance; its agent leaves its PostgreSQL alone
+        pgha attach — bring a detached node back
 
         usage: pgha pause --config FILE [--reason TEXT]
                pgha resume --config FILE [--reason TEXT]
+               pgha detach --config FILE --node NODE [--reason TEXT]
+               pgha attach --config FILE --node NODE
 
-        FILE is any member's pgha.yaml (its witness and cluster are used). The pause is recorded as an
-        event (FailoverPaused / FailoverResumed, by the OS user running the command); it survives agent
-        restarts and coordinator changes. Exit 0 when recorded, 1 with one line when refused
-        (already paused, not paused, unknown cluster, witness unreachable).
+        FILE is any member's pgha.yaml (its witness and cluster are used). Each is recorded as an event
+        (FailoverPaused, FailoverResumed, NodeDetached, NodeAttached, by the OS user running the
+        command); it survives agent restarts and coordinator changes. Exit 0 when recorded, 1 with one
+        line when refused (already paused, not paused, unknown node, the primary, already detached,
+        not detached, unknown cluster, witness unreachable).
         """;
 
     public static async Task<int> RunAsync(string verb, IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var cli = CommandLine.Parse($"pgha {verb}", arguments, ["--config", "--reason"], []);
+        var onNode = verb is "detach" or "attach";
+        var cli = CommandLine.Parse($"pgha {verb}", arguments, onNode ? ["--config", "--reason", "--node"] : ["--config", "--reason"], []);
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
         var path = cli.Value("--config") ?? throw new UsageError($"pgha {verb} needs --config FILE (a member's pgha.yaml)");
+        var node = onNode ? cli.Value("--node") ?? throw new UsageError($"pgha {verb} needs --node NODE") : null;
         var config = PghaConfig.Load(path);
         var by = Initiator.User(Environment.UserName);
-        var reason = cli.Value("--reason") ?? (verb == "pause" ? "paused by an operator" : "resumed by an operator");
+        var reason = cli.Value("--reason") ?? $"{verb} by an operator";
         var correlation = $"{verb}-{Guid.NewGuid():n}"[..18];
-        ClusterEvent change = verb == "pause"
-            ? new FailoverPaused(reason) { By = by, CorrelationId = correlation }
-            : new FailoverResumed(reason) { By = by, CorrelationId = correlation };
+        ClusterEvent change = verb switch
+        {
+            "pause" => new FailoverPaused(reason) { By = by, CorrelationId = correlation },
+            "resume" => new FailoverResumed(reason) { By = by, CorrelationId = correlation },
+            "detach" => new NodeDetached(node!, reason) { By = by, CorrelationId = correlation },
+            _ => new NodeAttached(node!) { By = by, CorrelationId = correlation },
+        };
         await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
         var state = await witness.AppendCheckedAsync(config.Cluster, change, cancellationToken);
-        output.WriteLine(verb == "pause"
-            ? $"cluster {config.Cluster}: automatic failover paused at version {state.Version} ({reason})"
-            : $"cluster {config.Cluster}: automatic failover resumed at version {state.Version} ({reason})");
+        output.WriteLine(verb switch
+        {
+            "pause" => $"cluster {config.Cluster}: automatic failover paused at version {state.Version} ({reason})",
+            "resume" => $"cluster {config.Cluster}: automatic failover resumed at version {state.Version} ({reason})",
+            "detach" => $"cluster {config.Cluster}: {node} detached at version {state.Version} ({reason}): out of routing and candidacy; its agent leaves PostgreSQL alone",
+            _ => $"cluster {config.Cluster}: {node} attached at version {state.Version}",
+        });
         return 0;
     }
 }
