@@ -181,6 +181,9 @@ public sealed class CoordinatorLoop(
             return SwitchoverSteps.Next(state, evidence, settings.SwitchoverMaxLag, context);
         }
 
+        if (state.RequestedFailover is { } request && state.Failover is null)
+            return await ManualFailoverAsync(state, request, seen, now, context, by, cancellationToken).ConfigureAwait(false);
+
         if (state.Failover is not null || state.Primary is null || !state.Nodes.ContainsKey(state.Primary))
         {
             // Replicas lose their upstream during a failover; the failover repoints them.
@@ -203,6 +206,37 @@ public sealed class CoordinatorLoop(
         }
 
         return Housekeeping(state, seen, now, context, by) ?? Decision.Wait($"primary {state.Primary} is healthy");
+    }
+
+    /// <summary>
+    /// An operator's failover to a named node: refused (FailoverFailed with the reason) while the primary is
+    /// healthy — that is a switchover — or when the node cannot be promoted; a node that is only behind
+    /// is promoted when data loss was allowed. Then the ordinary sequence runs, paused or not.
+    /// </summary>
+    private async Task<Decision> ManualFailoverAsync(ClusterState state, FailoverRequested request, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now, CoordinatorContext context, Initiator by, CancellationToken cancellationToken)
+    {
+        Decision Refuse(string reason) => new($"manual failover {request.RequestId} refused: {reason}",
+            [new FailoverFailed(request.RequestId, state.Term, reason, TimeSpan.Zero) { By = by, CorrelationId = request.RequestId }]);
+        static bool OnlyBehind(string reason) => reason.StartsWith("received LSN", StringComparison.Ordinal) || reason.StartsWith("lag ", StringComparison.Ordinal);
+        // Ranked after another candidate with the same LSN (priority, name): as good a choice, nothing is lost.
+        static bool OnlyRanked(string reason) => reason.StartsWith("same received LSN", StringComparison.Ordinal);
+
+        var holder = await PrimaryLeaseHolderAsync(cancellationToken).ConfigureAwait(false);
+        var verdict = Judge(state, seen, holder, now);
+        var primaryBeat = state.Primary is { } primary ? Fresh(seen, primary, now) : null;
+        if (!verdict.Lost && primaryBeat is { PostgresRunning: true, InRecovery: false })
+            return Refuse($"the primary {state.Primary} is healthy: use pgha switchover to move it");
+        var choice = Choose(state, seen, now);
+        var target = choice.Assessments.First(a => a.Node == request.To);
+        if (target.RejectedBecause is { } why && !OnlyRanked(why) && !(request.AllowDataLoss && OnlyBehind(why)))
+            return Refuse($"{request.To} cannot be promoted: {why}" + (OnlyBehind(why) ? "; add --allow-data-loss to promote it anyway" : ""));
+        var assessments = choice.Assessments
+            .Select(a => a.Node == request.To ? a with { RejectedBecause = null }
+                : a.RejectedBecause is null ? a with { RejectedBecause = $"the operator asked for {request.To}" } : a)
+            .ToList();
+        var manual = new PrimaryVerdict($"manual failover to {request.To} requested by {request.By}{(request.AllowDataLoss ? " (data loss allowed)" : "")}"
+            + (verdict.Lost ? $"; {verdict.Trigger}" : ""), verdict.Observations);
+        return FailoverSteps.Next(state, manual, () => new CandidateChoice(request.To, assessments), holder, context, force: true);
     }
 
     private PrimaryVerdict Judge(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string? holder, DateTimeOffset now)

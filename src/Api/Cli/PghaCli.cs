@@ -24,6 +24,7 @@ public static class PghaCli
           detach     take a node out of routing and candidacy (pgha detach --config FILE --node NODE)
           attach     bring a detached node back
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
+          failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
           config     check a pgha.yaml (pgha config check --config FILE)
           version    print the version
 
@@ -81,6 +82,8 @@ public static class PghaCli
                 return DemoCommand.RunAsync(rest, output, stopping);
             case "run":
                 return HA.Api.Run.RunCommand.RunAsync(rest, output, stopping);
+            case "failover":
+                return HA.Api.Operations.FailoverCommand.RunAsync(rest, output, stopping);
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach":

@@ -13,7 +13,7 @@ public static class EventTypes
         typeof(ClusterBootstrapped), typeof(NodeJoined), typeof(NodeLeft), typeof(NodeDetached), typeof(NodeAttached),
         typeof(NodeHealthChanged), typeof(ReplicationStateChanged), typeof(CoordinatorElected),
         typeof(FailoverPaused), typeof(FailoverResumed), typeof(PostgresParametersChanged), typeof(SynchronousStandbysChanged),
-        typeof(FailoverStarted), typeof(FailoverCompleted), typeof(FailoverFailed), typeof(NodeFenced), typeof(PrimaryChanged),
+        typeof(FailoverRequested), typeof(FailoverStarted), typeof(FailoverCompleted), typeof(FailoverFailed), typeof(NodeFenced), typeof(PrimaryChanged),
         typeof(NodeRejoined), typeof(SwitchoverRequested), typeof(SwitchoverCompleted), typeof(SwitchoverFailed),
         typeof(DirectiveIssued), typeof(DirectiveSucceeded), typeof(DirectiveFailed), typeof(DirectiveExpired),
     ];

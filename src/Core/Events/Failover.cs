@@ -42,3 +42,12 @@ public sealed record SwitchoverRequested(string SwitchoverId, string From, strin
 public sealed record SwitchoverCompleted(string SwitchoverId, string From, string To, TimeSpan Duration, TimeSpan? WritePause) : ClusterEvent;
 
 public sealed record SwitchoverFailed(string SwitchoverId, string Reason) : ClusterEvent;
+
+/// <summary>
+/// An operator asked for a failover to <see cref="To"/> (the primary is gone, or must go): with
+/// <see cref="AllowDataLoss"/> even when <see cref="To"/> is behind; with <see cref="Force"/> even while paused.
+/// </summary>
+public sealed record FailoverRequested(string RequestId, string To, bool AllowDataLoss, bool Force) : ClusterEvent, INodeEvent
+{
+    public string Node => To;
+}

@@ -21,13 +21,14 @@ public sealed record Decision(string Why, IReadOnlyList<ClusterEvent> Events)
 /// </summary>
 public static class FailoverSteps
 {
-    public static Decision Next(ClusterState state, PrimaryVerdict verdict, Func<CandidateChoice> choose, string? primaryLeaseHolder, CoordinatorContext context)
+    /// <param name="force">a manual failover an operator forced: paused or not</param>
+    public static Decision Next(ClusterState state, PrimaryVerdict verdict, Func<CandidateChoice> choose, string? primaryLeaseHolder, CoordinatorContext context, bool force = false)
     {
         var by = Initiator.Coordinator(context.Node);
         if (state.Failover is not { Kind: "failover" } failover)
         {
             if (!verdict.Lost) return Decision.Wait($"primary {state.Primary} is healthy");
-            if (state.Paused) return Decision.Wait($"primary {state.Primary} is lost ({verdict.Trigger}) but automatic failover is paused ({state.PausedReason})");
+            if (state.Paused && !force) return Decision.Wait($"primary {state.Primary} is lost ({verdict.Trigger}) but automatic failover is paused ({state.PausedReason})");
             var choice = choose();
             if (choice.Chosen is null)
                 return Decision.Wait($"primary {state.Primary} is lost ({verdict.Trigger}) but no candidate qualifies: {string.Join("; ", choice.Assessments.Select(a => $"{a.Node}: {a.RejectedBecause}"))}");

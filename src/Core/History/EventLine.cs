@@ -28,6 +28,7 @@ public static class EventLine
         NodeLeft l => $"{l.Node} left: {l.Reason}",
         NodeDetached d => $"{d.Node} detached: {d.Reason}",
         NodeAttached a => $"{a.Node} attached",
+        FailoverRequested r => $"manual failover to {r.To} requested{(r.AllowDataLoss ? ", data loss allowed" : "")}{(r.Force ? ", forced" : "")}",
         FailoverPaused p => $"automatic failover paused: {p.Reason}",
         FailoverResumed r => $"automatic failover resumed: {r.Reason}",
         _ => e.GetType().Name,

@@ -101,6 +101,9 @@ public sealed class ClusterState
     public SortedDictionary<string, string> Parameters { get; set; } = new(StringComparer.Ordinal);
     public List<string> PendingRestart { get; set; } = [];
     public ActiveOperation? Failover { get; set; }
+
+    /// <summary>A manual failover an operator asked for, until the coordinator starts it or refuses it.</summary>
+    public FailoverRequested? RequestedFailover { get; set; }
     public ActiveOperation? Switchover { get; set; }
 
     public static string StreamKey(string cluster) => "cluster/" + cluster;
@@ -143,10 +146,22 @@ public sealed class ClusterState
             SwitchoverFailed f when Switchover?.Id != f.SwitchoverId => $"switchover {f.SwitchoverId} is not in progress",
             SwitchoverFailed f when f.By.Kind == InitiatorKind.User && Switchover?.CheckpointDirective is not null => $"switchover {f.SwitchoverId} has started: it can no longer be cancelled",
             FailoverCompleted c when Failover?.Id != c.FailoverId => $"failover {c.FailoverId} is not in progress",
-            FailoverFailed f when Failover?.Id != f.FailoverId => $"failover {f.FailoverId} is not in progress",
+            FailoverFailed f when Failover?.Id != f.FailoverId && RequestedFailover?.RequestId != f.FailoverId => $"failover {f.FailoverId} is not in progress",
+            FailoverRequested r => FailoverRequestProblem(r),
             SynchronousStandbysChanged s when s.Standbys.FirstOrDefault(n => !Nodes.ContainsKey(n)) is { } unknown => $"unknown node '{unknown}' in synchronous standbys of cluster {Cluster}",
             _ => null,
         };
+    }
+
+    private string? FailoverRequestProblem(FailoverRequested r)
+    {
+        if (RequestedFailover is { } pending) return $"a failover to {pending.To} was already requested ({pending.RequestId})";
+        if (Failover is { } running) return $"failover {running.Id} is already in progress";
+        if (Switchover is { } switching) return $"switchover {switching.Id} is in progress";
+        if (r.To == Primary) return $"{r.To} is the primary being replaced";
+        if (Nodes[r.To].Detached) return $"{r.To} is detached for maintenance ({Nodes[r.To].DetachedReason})";
+        if (Paused && !r.Force) return $"cluster {Cluster} is paused ({PausedReason}): add --force to fail over anyway";
+        return null;
     }
 
     private string? SwitchoverProblem(SwitchoverRequested r)
@@ -245,7 +260,11 @@ public sealed class ClusterState
             case SynchronousStandbysChanged s:
                 (SynchronousMode, SynchronousNodeCount, SynchronousStandbys) = (s.Mode, s.NodeCount, [.. s.Standbys]);
                 break;
+            case FailoverRequested r:
+                RequestedFailover = r;
+                break;
             case FailoverStarted f:
+                RequestedFailover = null;
                 Failover = new ActiveOperation(f.FailoverId, "failover", stamp.At, f.OldPrimary, f.Candidate)
                 {
                     Term = f.Term,
@@ -253,8 +272,12 @@ public sealed class ClusterState
                     CandidateLsn = f.Candidates.FirstOrDefault(c => c.Node == f.Candidate)?.ReceivedLsn,
                 };
                 break;
-            case FailoverCompleted or FailoverFailed:
+            case FailoverCompleted:
                 Failover = null;
+                break;
+            case FailoverFailed failed:
+                if (Failover?.Id == failed.FailoverId) Failover = null;
+                if (RequestedFailover?.RequestId == failed.FailoverId) RequestedFailover = null;
                 break;
             case NodeFenced f:
                 Touch(f.Node, stamp, n => n.Fenced = true);

@@ -264,6 +264,7 @@ public static class HistoryChecker
         var issued = new Dictionary<string, (DirectiveIssued Directive, long Version)>(StringComparer.Ordinal);
         var answered = new Dictionary<string, long>(StringComparer.Ordinal);
         (FailoverStarted Failover, long Version)? running = null;
+        var requested = new HashSet<string>(StringComparer.Ordinal);
 
         foreach (var recorded in events)
         {
@@ -333,6 +334,11 @@ public static class HistoryChecker
                 case FailoverCompleted c:
                     EndFailover(recorded, c.FailoverId);
                     break;
+                case FailoverRequested r:
+                    requested.Add(r.RequestId);
+                    break;
+                case FailoverFailed f when requested.Remove(f.FailoverId):
+                    break; // an operator's request the coordinator refused: no failover had started
                 case FailoverFailed f:
                     EndFailover(recorded, f.FailoverId);
                     break;

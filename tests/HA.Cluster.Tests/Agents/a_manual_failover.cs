@@ -1,0 +1,52 @@
+using HA.Core.Events;
+using HA.Testing;
+using HA.Testing.Checking;
+using Xunit.Abstractions;
+
+namespace HA.Cluster.Tests.Agents;
+
+/// <summary>
+/// `pgha failover --to NODE` (DESIGN §5): refused while the primary is healthy (that is a switchover),
+/// while paused without --force, or to the lost primary itself; forced while paused, it fences the old
+/// primary (here: waits for its lease) and promotes the named node rather than the automatic choice.
+/// </summary>
+public sealed class a_manual_failover(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task promotes_the_named_node_and_is_refused_with_a_reason_when_it_should_not_happen()
+    {
+        await using var agents = await AgentCluster.StartAsync(s => s with { PrimaryRestartTimeout = TimeSpan.Zero }, startAgents: false);
+        await AgentScenario.StartWithCoordinatorAsync(agents, "n2");
+        await AgentScenario.BootstrappedAsync(agents);
+        await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);
+        await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
+        var config = agents.Configs["n2"];
+
+        var healthy = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3");
+        Assert.Equal(1, healthy.ExitCode);
+        Assert.EndsWith("refused: the primary n1 is healthy: use pgha switchover to move it", healthy.Error.Trim(), StringComparison.Ordinal);
+
+        Assert.Equal(0, (await PghaProcess.RunAsync("pause", "--config", config, "--reason", "night")).ExitCode);
+        agents.KillPostgres("n1");
+        agents.KillAgent("n1");
+
+        var paused = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3");
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: cluster test is paused (night): add --force to fail over anyway"), (paused.ExitCode, paused.Error.Trim()));
+        var itself = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n1", "--force");
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n1 is the primary being replaced"), (itself.ExitCode, itself.Error.Trim()));
+
+        var forced = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3", "--force");
+        Assert.True(forced.ExitCode == 0, $"{forced.Output}{forced.Error}\n{agents.AgentLogs()}");
+        Assert.Contains("n3 is the primary of term 2", forced.Output, StringComparison.Ordinal);
+        await writes.WaitForAcknowledgedOnAsync("n3", 20, AgentScenario.Long);
+
+        var history = await agents.HistoryAsync();
+        var started = history.Select(e => e.Event).OfType<FailoverStarted>().Single();
+        Assert.StartsWith("manual failover to n3 requested by user ", started.Trigger, StringComparison.Ordinal);
+        Assert.Equal("the operator asked for n3", started.Candidates.Single(c => c.Node == "n2").RejectedBecause);
+        Assert.Contains(history, e => e.Event is NodeFenced { Node: "n1" });
+        Assert.True((await agents.StateAsync())!.Paused, "still paused: only the operator's failover happened");
+        var check = await AgentScenario.CheckAsync(agents, writes, allowedLoss: 1000);
+        output.WriteLine(check.Summary);
+    }
+}
