@@ -78,6 +78,13 @@ public sealed class AgentCluster : IAsyncDisposable
         return _agents[node] = PghaProcess.Start("run", "--config", Configs[node]);
     }
 
+    /// <summary>Waits until every running agent has finished starting (its queues listen, its loops run).</summary>
+    public async Task WaitForAgentsStartedAsync(TimeSpan timeout)
+    {
+        foreach (var agent in _agents.Values.Where(a => !a.HasExited))
+            await agent.WaitForOutputAsync("pgha run: node ", timeout);
+    }
+
     /// <summary>kill -9 of the agent process (its watchdog then stops a primary it was keeping).</summary>
     public void KillAgent(string node)
     {

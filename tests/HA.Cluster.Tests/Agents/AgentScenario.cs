@@ -11,10 +11,13 @@ internal static class AgentScenario
     public static readonly TimeSpan Long = TimeSpan.FromSeconds(90);
     public static readonly TimeSpan WriteEvery = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Waits until the agents recorded the cluster with n1 primary and every node healthy.</summary>
-    public static Task<ClusterState> BootstrappedAsync(AgentCluster agents) =>
-        agents.WaitForStateAsync(s => s.Primary == "n1" && s.Nodes.Count == agents.Nodes.Count() && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy),
+    /// <summary>Waits until every agent has started and they recorded the cluster with n1 primary and every node healthy.</summary>
+    public static async Task<ClusterState> BootstrappedAsync(AgentCluster agents)
+    {
+        await agents.WaitForAgentsStartedAsync(Long);
+        return await agents.WaitForStateAsync(s => s.Primary == "n1" && s.Nodes.Count == agents.Nodes.Count() && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy),
             Long, "the agents bootstrap the cluster with n1 primary and every node healthy");
+    }
 
     /// <summary>Starts the agents with <paramref name="coordinator"/>'s first, so that it holds the coordinator lease (not the primary's node).</summary>
     public static async Task StartWithCoordinatorAsync(AgentCluster agents, string coordinator)
