@@ -87,7 +87,7 @@ public static class PghaCli
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach":
-                return HA.Api.Operations.PauseCommand.RunAsync(command, rest, output, stopping);
+                return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
                 return HA.Api.Config.ConfigCommand.RunAsync(rest, output);

@@ -13,7 +13,7 @@ namespace HA.Api.Operations;
 /// changes; while paused, a lost primary is reported and nothing is promoted. Until the REST API lands (issue 9) the
 /// command reaches the witness store named by a node's pgha.yaml.
 /// </summary>
-public static class PauseCommand
+public static class ClusterRequestCommand
 {
     public const string Help = """
         pgha pause — freeze automatic failover (a lost primary is reported, nothing is promoted)
