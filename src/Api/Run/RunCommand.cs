@@ -40,7 +40,8 @@ public static class RunCommand
         options:
           --config FILE        the node's pgha.yaml
           --log-level LEVEL    debug, information (default), warning or error
-          --keep-postgres      leave PostgreSQL running when the agent stops (a replica's reads go on)
+          --keep-postgres      leave a standby's PostgreSQL running when the agent stops (its reads go on);
+                               a primary is stopped anyway, since its lease is released
         """;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken stopping)
@@ -222,7 +223,9 @@ internal sealed class RunningNode : IAsyncDisposable
         if (office is not null) await Quietly(office);
         await _agent.DisposeAsync(); // releases the primary lease
         if (_changes is not null) await _changes.DisposeAsync();
-        if (!keepPostgres)
+        // A primary is always stopped: its lease is gone, so another node may be promoted.
+        var primary = !File.Exists(Path.Combine(_instance.Settings.DataDirectory, "standby.signal"));
+        if (!keepPostgres || primary)
         {
             await _instance.StopAsync(HA.Agent.Postgres.StopMode.Fast, CancellationToken.None);
             _logger.LogInformation("pgha run: PostgreSQL of {Node} stopped", config.Node.Name);
