@@ -74,6 +74,9 @@ async Task<double[]> WithAgentsAsync(Func<HA.Agent.Local.LocalAgentSettings, HA.
     var check = await agents.CheckAsync(writes, allowedLoss: 100_000);
     Console.WriteLine($"{scenario}: history check: {(check.IsClean ? "clean" : "VIOLATIONS")}\n{check.Summary}");
     foreach (var violation in check.Violations) Console.WriteLine($"  {violation.Kind}: {violation.Evidence}");
+    var history = await agents.HistoryAsync();
+    foreach (var e in history.Where(e => !check.IsClean || e.Event is FailoverFailed))
+        Console.WriteLine($"  {e.Version} {e.At:HH:mm:ss.fff} {HA.Core.History.EventLine.Describe(e)}");
     return [.. recoveries];
 }
 

@@ -346,6 +346,34 @@ public sealed class the_history_checker_finds_violations
         Assert.True(HistoryChecker.Check(writes.Attempts, new SurvivingWrites("n1", tailOfN2, 0), TwoFailoversLog().Events).Has(ViolationKind.LossOverAllowance));
     }
 
+    [Fact]
+    public void a_tenure_begins_at_the_first_fence_of_the_old_primary_even_when_that_failover_attempt_failed()
+    {
+        // f1 fences n1 (version 5, T0 + 5 s) and its PROMOTE of n2 is answered too late; f2 fences n1 again
+        // (version 11, T0 + 11 s) and records n2 as primary. n2 took writes from its promotion in f1.
+        var log = Log.Bootstrapped()
+            .Add(Started("f1", 2, "n1", "n2"))
+            .Add(Issued("d1", "n1", DirectiveKind.Fence, 2, "f1"))
+            .Add(new DirectiveSucceeded("d1", "n1", TimeSpan.FromMilliseconds(10), "already stopped") { By = Initiator.Agent("n1"), CorrelationId = "f1" })
+            .Add(new NodeFenced("n1", 2, "its agent acknowledged FENCE", null) { By = Coordinator, CorrelationId = "f1" })
+            .Add(Issued("d2", "n2", DirectiveKind.Promote, 2, "f1"))
+            .Add(new DirectiveExpired("d2", "n2", DirectiveKind.Promote, 1, false, "no answer") { By = Coordinator, CorrelationId = "d2" })
+            .Add(new FailoverFailed("f1", 2, "PROMOTE of n2 expired", TimeSpan.FromSeconds(30)) { By = Coordinator, CorrelationId = "f1" })
+            .Add(Started("f2", 3, "n1", "n2"))
+            .Add(Issued("d3", "n1", DirectiveKind.Fence, 3, "f2"))
+            .Add(new NodeFenced("n1", 3, "its primary lease expired or was released", null) { By = Coordinator, CorrelationId = "f2" })
+            .Add(Issued("d4", "n2", DirectiveKind.Promote, 3, "f2"))
+            .Add(new DirectiveSucceeded("d4", "n2", TimeSpan.FromMilliseconds(5), "already primary on timeline 2") { By = Initiator.Agent("n2"), CorrelationId = "f2" })
+            .Add(new PrimaryChanged(3, "n2", "n1", 2, "0/5000100") { By = Coordinator, CorrelationId = "f2" })
+            .Add(new FailoverCompleted("f2", 3, "n2", TimeSpan.FromSeconds(2)) { By = Coordinator, CorrelationId = "f2" });
+        var afterFirstFence = new Writes().Acked("n1", 0, 5).Acked("n1", 4000, 4004).Acked("n2", 6000, 6004).Acked("n2", 12000, 12004);
+        var beforeAnyFence = new Writes().Acked("n1", 0, 5).Acked("n2", 3000, 3004).Acked("n2", 12000, 12004);
+
+        Assert.Empty(log.Refused);
+        Assert.Empty(HistoryChecker.WritesWithinTenures(afterFirstFence.Attempts, HistoryChecker.Tenures(log.Events)));
+        Assert.Single(HistoryChecker.WritesWithinTenures(beforeAnyFence.Attempts, HistoryChecker.Tenures(log.Events)));
+    }
+
     // ---- histories ----
 
     /// <summary><see cref="FailoverLog"/>, then n2 fails and n1 (rewound) takes over again in term 3; n2 is fenced at version 15 (T0 + 15 s).</summary>

@@ -115,17 +115,20 @@ public static class HistoryChecker
         string? current = events.Select(e => e.Event).OfType<ClusterBootstrapped>().FirstOrDefault()?.Primary;
         var start = DateTimeOffset.MinValue;
         long term = 1;
+        long since = 0;
         foreach (var changed in events.Where(e => e.Event is PrimaryChanged))
         {
             var p = (PrimaryChanged)changed.Event;
-            // The old primary stopped taking writes when it was fenced (failover) or demoted (switchover).
-            var demotes = events.Where(e => e.Event is DirectiveIssued { Kind: DirectiveKind.Demote } d && d.Node == p.Previous && d.CorrelationId == p.CorrelationId)
+            // The old primary stopped taking writes when it was first fenced (failover) or demoted
+            // (switchover) since it became primary — an earlier failover attempt that failed may have
+            // fenced it already, and its successor promoted.
+            var demotes = events.Where(e => e.Version > since && e.Event is DirectiveIssued { Kind: DirectiveKind.Demote } d && d.Node == p.Previous)
                 .Select(e => ((DirectiveIssued)e.Event).DirectiveId).ToHashSet(StringComparer.Ordinal);
-            var fenced = events.LastOrDefault(e => e.Version < changed.Version && e.Event.CorrelationId == p.CorrelationId
+            var fenced = events.FirstOrDefault(e => e.Version > since && e.Version < changed.Version
                 && (e.Event is NodeFenced f && f.Node == p.Previous || e.Event is DirectiveSucceeded s && demotes.Contains(s.DirectiveId)));
             var handover = fenced?.At ?? changed.At;
             if (current is not null) tenures.Add(new Tenure(current, start, handover, term));
-            (current, start, term) = (p.Node, handover, p.Term);
+            (current, start, term, since) = (p.Node, handover, p.Term, changed.Version);
         }
         if (current is not null) tenures.Add(new Tenure(current, start, DateTimeOffset.MaxValue, term));
         return tenures;
