@@ -45,6 +45,9 @@ public sealed partial record PghaConfig
     public string? SuperuserPassword { get; init; }
     public string? ReplicationPassword { get; init; }
 
+    /// <summary>Where the witness store is (witness.connection_string, witness.schema).</summary>
+    public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema };
+
     /// <summary>What <c>pgha run</c> needs beyond what every command needs; throws naming the first missing key.</summary>
     public PghaConfig RequireRunnable(string source)
     {

@@ -52,7 +52,7 @@ public static class ClusterRequestCommand
             "detach" => new NodeDetached(node!, reason) { By = by, CorrelationId = correlation },
             _ => new NodeAttached(node!) { By = by, CorrelationId = correlation },
         };
-        await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         var state = await witness.AppendCheckedAsync(config.Cluster, change, cancellationToken);
         output.WriteLine(verb switch
         {

@@ -40,7 +40,7 @@ public static class FailoverCommand
         var config = PghaConfig.Load(path);
         var by = Initiator.User(Environment.UserName);
         var id = "failover-" + Guid.NewGuid().ToString("n")[..8];
-        await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         var requested = await witness.AppendCheckedAsync(config.Cluster,
             new FailoverRequested(id, to, cli.Has("--allow-data-loss"), cli.Has("--force")) { By = by, CorrelationId = id }, cancellationToken);
         output.WriteLine($"cluster {config.Cluster}: failover {id} to {to} requested");

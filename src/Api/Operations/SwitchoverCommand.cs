@@ -44,7 +44,7 @@ public static class SwitchoverCommand
         var path = cli.Value("--config") ?? throw new UsageError("pgha switchover needs --config FILE (a member's pgha.yaml)");
         var config = PghaConfig.Load(path);
         var by = Initiator.User(Environment.UserName);
-        await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         var state = await witness.StateAsync(config.Cluster, cancellationToken);
 
         if (cli.Has("--cancel"))

@@ -116,7 +116,7 @@ internal sealed class RunningNode : IAsyncDisposable
         var credentials = new ClusterCredentials(config.SuperuserPassword!, config.ReplicationPassword!);
         var peers = config.Members.ToDictionary(m => m.Name, m => new ReplicationSource(m.Host, m.Port), StringComparer.Ordinal);
 
-        _witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = config.WitnessConnectionString, Schema = config.WitnessSchema }, cancellationToken);
+        _witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         _close.Add(() => _witness.DisposeAsync());
         _leases = await config.Lease.OpenAsync(cancellationToken);
         _close.Add(() => _leases.DisposeAsync());
@@ -242,7 +242,7 @@ internal sealed class RunningNode : IAsyncDisposable
         deadline.CancelAfter(atMost);
         try
         {
-            _changes ??= await WitnessChangeListener.StartAsync(new WitnessStoreOptions { ConnectionString = _config.WitnessConnectionString, Schema = _config.WitnessSchema }, deadline.Token);
+            _changes ??= await WitnessChangeListener.StartAsync(_config.Witness, deadline.Token);
             if (!await _changes.Changes.WaitToReadAsync(deadline.Token)) await DropListenerAsync(); // it stopped: open another next time
             else while (_changes.Changes.TryRead(out _)) { }
         }
