@@ -316,7 +316,7 @@ public sealed class CoordinatorLoop(
             if (view.Role == NodeRole.FormerPrimary)
             {
                 _lastIssued[view.Name] = now;
-                events.Add(Issue(DirectiveKind.Rewind, view.Name, state, context, by, upstream, settings.RejoinTimeout, $"rejoin-{view.Name}-{state.Term}"));
+                events.Add(context.Directive(DirectiveKind.Rewind, view.Name, state.Term, $"rejoin-{view.Name}-{state.Term}", upstream, settings.RejoinTimeout));
                 why.Add($"rejoining former primary {view.Name} to {primary.Name} (rewind)");
                 continue;
             }
@@ -335,14 +335,11 @@ public sealed class CoordinatorLoop(
             // Repointing twice without streaming means the replica diverged: rewind it instead.
             var kind = attempt > 2 ? DirectiveKind.Rewind : DirectiveKind.Repoint;
             _lastIssued[view.Name] = now;
-            events.Add(Issue(kind, view.Name, state, context, by, upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout, $"follow-{view.Name}-{state.Version}"));
+            events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
             why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
         return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
     }
-
-    private DirectiveIssued Issue(DirectiveKind kind, string target, ClusterState state, CoordinatorContext context, Initiator by, IReadOnlyDictionary<string, string> arguments, TimeSpan timeout, string correlation) =>
-        new(context.NewId(), target, kind, state.Term, context.FencingToken, context.Now + timeout, arguments) { By = by, CorrelationId = correlation };
 
     private Heartbeat? Fresh(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string name, DateTimeOffset now) =>
         seen.TryGetValue(name, out var received) && now - received.ReceivedAt <= settings.HeartbeatFreshness ? received.Heartbeat : null;

@@ -4,7 +4,13 @@ using HA.Core.State;
 namespace HA.Core.Failover;
 
 /// <summary>Who decides, with what token, and when.</summary>
-public sealed record CoordinatorContext(string Node, long FencingToken, DateTimeOffset Now, TimeSpan DirectiveTimeout, Func<string> NewId);
+public sealed record CoordinatorContext(string Node, long FencingToken, DateTimeOffset Now, TimeSpan DirectiveTimeout, Func<string> NewId)
+{
+    /// <summary>A directive from this coordinator, fenced by its token, expiring after <paramref name="timeout"/> (default <see cref="DirectiveTimeout"/>).</summary>
+    public DirectiveIssued Directive(DirectiveKind kind, string node, long term, string correlation, IReadOnlyDictionary<string, string>? arguments = null, TimeSpan? timeout = null) =>
+        new(NewId(), node, kind, term, FencingToken, Now + (timeout ?? DirectiveTimeout), arguments ?? new Dictionary<string, string>())
+        { By = Initiator.Coordinator(Node), CorrelationId = correlation };
+}
 
 /// <summary>What the coordinator decided this round: the events to append (directives included), and why, in one line.</summary>
 public sealed record Decision(string Why, IReadOnlyList<ClusterEvent> Events)
@@ -36,7 +42,7 @@ public static class FailoverSteps
             var term = state.Term + 1;
             List<ClusterEvent> events = [new FailoverStarted(id, term, verdict.Trigger!, state.Primary, choice.Chosen, choice.Assessments, verdict.Observations) { By = by, CorrelationId = id }];
             if (state.Primary is { } old && state.Nodes.TryGetValue(old, out var oldNode) && !oldNode.Fenced)
-                events.Add(Directive(DirectiveKind.Fence, old, term, id, context, by));
+                events.Add(context.Directive(DirectiveKind.Fence, old, term, id));
             return new Decision($"failing over from {state.Primary} to {choice.Chosen} in term {term}: {verdict.Trigger}", events);
         }
 
@@ -55,7 +61,7 @@ public static class FailoverSteps
         }
 
         if (failover.PromoteDirective is null)
-            return new Decision($"promoting {failover.To}", [Directive(DirectiveKind.Promote, failover.To!, failover.Term, failover.Id, context, by)]);
+            return new Decision($"promoting {failover.To}", [context.Directive(DirectiveKind.Promote, failover.To!, failover.Term, failover.Id)]);
 
         if (failover.PromoteOutcome is null)
         {
@@ -69,15 +75,11 @@ public static class FailoverSteps
 
         List<ClusterEvent> done = [new PrimaryChanged(failover.Term, failover.To!, failover.From, state.Timeline + 1, failover.CandidateLsn ?? "0/0") { By = by, CorrelationId = failover.Id }];
         foreach (var replica in state.Nodes.Values.Where(n => n.Name != failover.To && n.Name != failover.From && n.Role == NodeRole.Replica))
-            done.Add(Directive(DirectiveKind.Repoint, replica.Name, failover.Term, failover.Id, context, by, new Dictionary<string, string> { ["upstream"] = failover.To! }));
+            done.Add(context.Directive(DirectiveKind.Repoint, replica.Name, failover.Term, failover.Id, new Dictionary<string, string> { ["upstream"] = failover.To! }));
         done.Add(new FailoverCompleted(failover.Id, failover.Term, failover.To!, context.Now - failover.StartedAt) { By = by, CorrelationId = failover.Id });
         return new Decision($"{failover.To} is the primary of term {failover.Term}; repointing the other replicas", done);
     }
 
     private static Decision Failed(ActiveOperation failover, string reason, CoordinatorContext context, Initiator by) =>
         new($"failover {failover.Id} failed: {reason}", [new FailoverFailed(failover.Id, failover.Term, reason, context.Now - failover.StartedAt) { By = by, CorrelationId = failover.Id }]);
-
-    private static DirectiveIssued Directive(DirectiveKind kind, string node, long term, string correlation, CoordinatorContext context, Initiator by, IReadOnlyDictionary<string, string>? arguments = null) =>
-        new(context.NewId(), node, kind, term, context.FencingToken, context.Now + context.DirectiveTimeout, arguments ?? new Dictionary<string, string>())
-        { By = by, CorrelationId = correlation };
 }

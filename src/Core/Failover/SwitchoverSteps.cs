@@ -35,13 +35,13 @@ public static partial class SwitchoverSteps
             if (evidence.PrimaryCurrent is { } primary && evidence.TargetReplayed is { } replayed && Lsn.BytesBehind(primary, replayed) > maxLagBytes)
                 return Failed(sw, $"{to} lags {Lsn.BytesBehind(primary, replayed)} bytes behind {from}, over switchover.max_lag ({maxLagBytes})", context, by);
             return new Decision($"switchover {sw.Id}: CHECKPOINT on {from} before demoting it",
-                [Directive(DirectiveKind.Checkpoint, from, state.Term + 1, sw, context, by)]);
+                [context.Directive(DirectiveKind.Checkpoint, from, state.Term + 1, sw.Id)]);
         }
 
         if (Waiting(state, sw.CheckpointDirective, sw.CheckpointOutcome, context) is { } checkpointing) return checkpointing == "" ? Decision.Wait($"waiting for CHECKPOINT on {from}") : Failed(sw, $"CHECKPOINT on {from} {checkpointing}", context, by);
         if (sw.DemoteDirective is null)
             return new Decision($"switchover {sw.Id}: demoting {from}; writes pause until {to} is promoted",
-                [Directive(DirectiveKind.Demote, from, sw.Term, sw, context, by, new Dictionary<string, string> { ["upstream"] = to })]);
+                [context.Directive(DirectiveKind.Demote, from, sw.Term, sw.Id, new Dictionary<string, string> { ["upstream"] = to })]);
 
         if (Waiting(state, sw.DemoteDirective, sw.DemoteOutcome, context) is { } demoting) return demoting == "" ? Decision.Wait($"waiting for {from} to demote") : Failed(sw, $"DEMOTE of {from} {demoting}", context, by);
         var final = sw.DemoteDetail is { } detail && FinalLsn().Match(detail) is { Success: true } match && Lsn.TryParse(match.Groups[1].Value, out var lsn) ? lsn : (Lsn?)null;
@@ -52,7 +52,7 @@ public static partial class SwitchoverSteps
             var arguments = new Dictionary<string, string>();
             if (final is { } needed) arguments["after_lsn"] = needed.ToString();
             return new Decision($"switchover {sw.Id}: promoting {to} once it has replayed {from}'s final LSN {final?.ToString() ?? "(unknown)"}",
-                [Directive(DirectiveKind.Promote, to, sw.Term, sw, context, by, arguments)]);
+                [context.Directive(DirectiveKind.Promote, to, sw.Term, sw.Id, arguments)]);
         }
 
         if (Waiting(state, sw.PromoteDirective, sw.PromoteOutcome, context) is { } promoting) return promoting == "" ? Decision.Wait($"waiting for {to} to finish PROMOTE") : Failed(sw, $"PROMOTE of {to} {promoting}", context, by);
@@ -64,7 +64,7 @@ public static partial class SwitchoverSteps
             new NodeRejoined(from, "demote", timeline, pause) { By = by, CorrelationId = sw.Id },
         ];
         foreach (var replica in state.Nodes.Values.Where(n => n.Name != to && n.Name != from && n.Role == NodeRole.Replica))
-            done.Add(Directive(DirectiveKind.Repoint, replica.Name, sw.Term, sw, context, by, new Dictionary<string, string> { ["upstream"] = to }));
+            done.Add(context.Directive(DirectiveKind.Repoint, replica.Name, sw.Term, sw.Id, new Dictionary<string, string> { ["upstream"] = to }));
         done.Add(new SwitchoverCompleted(sw.Id, from, to, context.Now - sw.StartedAt, pause) { By = by, CorrelationId = sw.Id });
         return new Decision($"switchover {sw.Id}: {to} is the primary of term {sw.Term}; writes paused for {pause.TotalMilliseconds:0} ms", done);
     }
@@ -79,10 +79,6 @@ public static partial class SwitchoverSteps
 
     private static Decision Failed(ActiveOperation sw, string reason, CoordinatorContext context, Initiator by) =>
         new($"switchover {sw.Id} failed: {reason}", [new SwitchoverFailed(sw.Id, reason) { By = by, CorrelationId = sw.Id }]);
-
-    private static DirectiveIssued Directive(DirectiveKind kind, string node, long term, ActiveOperation sw, CoordinatorContext context, Initiator by, IReadOnlyDictionary<string, string>? arguments = null) =>
-        new(context.NewId(), node, kind, term, context.FencingToken, context.Now + context.DirectiveTimeout, arguments ?? new Dictionary<string, string>())
-        { By = by, CorrelationId = sw.Id };
 
     [GeneratedRegex(@"final LSN ([0-9A-Fa-f]+/[0-9A-Fa-f]+)")]
     private static partial Regex FinalLsn();
