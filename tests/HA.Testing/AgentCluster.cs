@@ -63,7 +63,7 @@ public sealed class AgentCluster : IAsyncDisposable
     }
 
     public static string WitnessConnectionString(LocalCluster cluster) =>
-        $"Host={cluster.Topology.ListenAddress};Port={cluster.Witness.Settings.Port};Username=postgres;Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase};Pooling=false;Timeout=5";
+        cluster.WitnessConnectionString() + ";Pooling=false;Timeout=5";
 
     /// <summary>A connection string reaching <paramref name="node"/>'s PostgreSQL directly, as a client would.</summary>
     public string ConnectionString(string node) =>

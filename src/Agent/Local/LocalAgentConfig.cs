@@ -67,7 +67,7 @@ public static class LocalAgentConfig
         var host = cluster.Topology.ListenAddress;
         var index = cluster.Nodes.Select((n, i) => (n, i)).First(p => p.n.Settings.Name == nodeName).i;
         var node = cluster.Nodes[index].Settings;
-        var witness = $"Host={host};Port={settings.WitnessRoute?.Invoke(nodeName) ?? cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase}";
+        var witness = cluster.WitnessConnectionString(settings.WitnessRoute?.Invoke(nodeName));
         var yaml = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"# pgha run --config {PathFor(cluster, nodeName)}   (written by pgha for a local cluster)")
             .AppendLine(CultureInfo.InvariantCulture, $"cluster: {cluster.Topology.ClusterName}")

@@ -273,6 +273,10 @@ public sealed class LocalCluster
         return script.ToString();
     }
 
+    /// <summary>An Npgsql connection string to pgha's database on the witness, as its superuser (through <paramref name="port"/> when not the witness's own).</summary>
+    public string WitnessConnectionString(int? port = null) =>
+        $"Host={Topology.ListenAddress};Port={port ?? Witness.Settings.Port};Username={Witness.Settings.Superuser};Password={Credentials.SuperuserPassword};Database={WitnessDatabase}";
+
     /// <summary>A libpq URI a client on this machine can use to reach a node with the superuser's password.</summary>
     public string ClientUri(PostgresInstance instance, string database = "postgres") =>
         $"postgresql://{instance.Settings.Superuser}:{Credentials.SuperuserPassword}@{Topology.ListenAddress}:{instance.Settings.Port}/{database}";

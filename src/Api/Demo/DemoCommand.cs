@@ -131,7 +131,7 @@ public static class DemoCommand
             var configs = LocalAgentConfig.Write(cluster, AgentSettings(state));
             agents = new DemoAgents(directory.Path, configs, output);
             agents.StartAll();
-            await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = WitnessConnectionString(cluster) }, stopping);
+            await using var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = cluster.WitnessConnectionString() + ";Timeout=5" }, stopping);
             var recorded = await WaitForAgentsAsync(witness, state.Cluster, output, stopping);
             output.WriteLine($"agents: {string.Join(", ", agents.Running.Select(a => $"{a.Node} (pid {a.Pid})"))} manage the cluster; coordinator {recorded.Coordinator}; logs in {directory.Path}/<node>/agent.log");
             output.WriteLine($"Connect with: psql '{cluster.ClientUri(cluster.CurrentPrimary())}'");
@@ -177,9 +177,6 @@ public static class DemoCommand
             PrimaryRestartTimeout = TimeSpan.FromSeconds(10),
         };
     }
-
-    private static string WitnessConnectionString(LocalCluster cluster) =>
-        $"Host={cluster.Topology.ListenAddress};Port={cluster.Witness.Settings.Port};Username={cluster.Witness.Settings.Superuser};Password={cluster.Credentials.SuperuserPassword};Database={LocalCluster.WitnessDatabase};Timeout=5";
 
     private static async Task<HA.Core.State.ClusterState> WaitForAgentsAsync(WitnessStore witness, string cluster, TextWriter output, CancellationToken stopping)
     {
