@@ -223,13 +223,19 @@ public sealed partial record PghaConfig
     [GeneratedRegex(@"^(\d+)\s*(B|kB|MB|GB)?$")]
     private static partial Regex SizePattern();
 
+    /// <summary>A duration as pgha writes them everywhere (500ms, 10s, 1m, 1h); null when the text is not one.</summary>
+    public static TimeSpan? ParseDuration(string text)
+    {
+        var match = DurationPattern().Match(text.Trim());
+        if (!match.Success) return null;
+        var amount = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return match.Groups[2].Value switch { "ms" => TimeSpan.FromMilliseconds(amount), "s" => TimeSpan.FromSeconds(amount), "m" => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromHours(amount) };
+    }
+
     private static TimeSpan? Duration(IReadOnlyDictionary<string, string> v, string key, string source, bool zeroAllowed = false)
     {
         if (!v.TryGetValue(key, out var text)) return null;
-        var match = DurationPattern().Match(text.Trim());
-        if (!match.Success) throw new OperatorError($"{source}: {key}: '{text}' is not a duration (use 500ms, 10s, 1m or 1h)");
-        var amount = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
-        var span = match.Groups[2].Value switch { "ms" => TimeSpan.FromMilliseconds(amount), "s" => TimeSpan.FromSeconds(amount), "m" => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromHours(amount) };
+        var span = ParseDuration(text) ?? throw new OperatorError($"{source}: {key}: '{text}' is not a duration (use 500ms, 10s, 1m or 1h)");
         return span > TimeSpan.Zero || (zeroAllowed && span == TimeSpan.Zero) ? span : throw new OperatorError($"{source}: {key} must be longer than zero");
     }
 

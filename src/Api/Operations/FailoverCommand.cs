@@ -36,7 +36,8 @@ public static class FailoverCommand
         cli.NoPositionals();
         var path = cli.Value("--config") ?? throw new UsageError("pgha failover needs --config FILE (a member's pgha.yaml)");
         var to = cli.Value("--to") ?? throw new UsageError("pgha failover needs --to NODE");
-        var timeout = TimeSpan.FromSeconds(cli.Integer("--timeout", 1, 3600) ?? 60);
+        // The same duration syntax as everywhere (the help says --timeout 60s).
+        var timeout = cli.Value("--timeout") is { } t ? SwitchoverCommand.ParseDuration(t, "--timeout") : TimeSpan.FromSeconds(60);
         var config = PghaConfig.Load(path);
         var by = Initiator.User(Environment.UserName);
         var id = "failover-" + Guid.NewGuid().ToString("n")[..8];

@@ -96,19 +96,8 @@ public static class SwitchoverCommand
             : throw new UsageError($"--at '{text}' is neither an ISO 8601 time (2026-11-25T03:00:00Z) nor +DURATION (+10m)");
     }
 
-    private static TimeSpan ParseDuration(string text, string option)
-    {
-        var unit = text.TrimStart("0123456789.".ToCharArray());
-        var number = text[..^unit.Length];
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount) || amount <= 0)
-            throw new UsageError($"{option} '{text}' is not a duration (use 500ms, 30s, 10m or 1h)");
-        return unit switch
-        {
-            "ms" => TimeSpan.FromMilliseconds(amount),
-            "s" => TimeSpan.FromSeconds(amount),
-            "m" => TimeSpan.FromMinutes(amount),
-            "h" => TimeSpan.FromHours(amount),
-            _ => throw new UsageError($"{option} '{text}' is not a duration (use 500ms, 30s, 10m or 1h)"),
-        };
-    }
+    internal static TimeSpan ParseDuration(string text, string option) =>
+        PghaConfig.ParseDuration(text) is { } span && span > TimeSpan.Zero
+            ? span
+            : throw new UsageError($"{option} '{text}' is not a duration (use 500ms, 30s, 10m or 1h)");
 }
