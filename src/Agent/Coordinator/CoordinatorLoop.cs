@@ -27,6 +27,9 @@ public sealed record CoordinatorSettings
     /// <summary>switchover.max_lag: a switchover target further behind the primary is refused.</summary>
     public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
 
+    /// <summary>replication.synchronous_mode and friends: which standbys the primary waits for.</summary>
+    public SynchronousSettings Synchronous { get; init; } = new();
+
     /// <summary>A heartbeat older than this means the agent is silent.</summary>
     public TimeSpan HeartbeatFreshness { get; init; } = TimeSpan.FromSeconds(2);
 }
@@ -54,6 +57,9 @@ public sealed class CoordinatorLoop(
     private readonly Dictionary<string, DateTimeOffset> _strayUpstreamSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastIssued = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _notStreamingSince = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _everStreamed = new(StringComparer.Ordinal);
+    private DateTimeOffset _synchronousIssuedAt;
     private DateTimeOffset? _leaseMissingSince;
     private DateTimeOffset _inOfficeSince;
     private string? _lastWhy;
@@ -154,7 +160,14 @@ public sealed class CoordinatorLoop(
     private async Task<Decision> DecideAsync(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, LeaseGrant grant, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var by = Initiator.Coordinator(node);
-        var context = new CoordinatorContext(node, grant.Token, now, settings.DirectiveTimeout, () => Guid.NewGuid().ToString("n")[..12]);
+        var context = new CoordinatorContext(node, grant.Token, now, settings.DirectiveTimeout, () => Guid.NewGuid().ToString("n")[..12])
+        {
+            // A new primary waits for nobody until its standbys are recorded again, or for anyone in strict mode.
+            PromoteArguments = new Dictionary<string, string>
+            {
+                [SynchronousSteps.SynchronousArgument] = settings.Synchronous is { Mode: not SynchronousMode.Off, Strict: true } ? "*" : "",
+            },
+        };
 
         // Directives nobody answered in time are no longer pending: say so before deciding on.
         var expired = state.PendingDirectives.Values.Where(d => d.ExpiresAt <= now).ToList();
@@ -205,7 +218,7 @@ public sealed class CoordinatorLoop(
             return FailoverSteps.Next(state, verdict, () => Choose(state, seen, now), holder, context);
         }
 
-        return Housekeeping(state, seen, now, context, by) ?? Decision.Wait($"primary {state.Primary} is healthy");
+        return Housekeeping(state, seen, now, context, by) ?? Synchronous(state, seen, now, context) ?? Decision.Wait($"primary {state.Primary} is healthy");
     }
 
     /// <summary>
@@ -217,7 +230,7 @@ public sealed class CoordinatorLoop(
     {
         Decision Refuse(string reason) => new($"manual failover {request.RequestId} refused: {reason}",
             [new FailoverFailed(request.RequestId, state.Term, reason, TimeSpan.Zero) { By = by, CorrelationId = request.RequestId }]);
-        static bool OnlyBehind(string reason) => reason.StartsWith("received LSN", StringComparison.Ordinal) || reason.StartsWith("lag ", StringComparison.Ordinal);
+        static bool OnlyBehind(string reason) => FailoverPolicy.OnlyMayLackCommits(reason);
         // Ranked after another candidate with the same LSN (priority, name): as good a choice, nothing is lost.
         static bool OnlyRanked(string reason) => reason.StartsWith("same received LSN", StringComparison.Ordinal);
 
@@ -313,6 +326,13 @@ public sealed class CoordinatorLoop(
             if (beat is null) continue;
             // A node whose last directive failed gets a moment before the next one.
             if (_lastIssued.TryGetValue(view.Name, out var last) && now - last < TimeSpan.FromSeconds(10)) continue;
+            if (view.ReinitializeRequested is { } asked)
+            {
+                _lastIssued[view.Name] = now;
+                events.Add(context.Directive(DirectiveKind.Reinitialize, view.Name, state.Term, $"reinitialize-{view.Name}-{state.Version}", upstream, settings.RejoinTimeout));
+                why.Add($"reinitializing {view.Name} from {primary.Name} as requested ({asked})");
+                continue;
+            }
             if (view.Role == NodeRole.FormerPrimary)
             {
                 _lastIssued[view.Name] = now;
@@ -339,6 +359,36 @@ public sealed class CoordinatorLoop(
             why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
         return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
+    }
+
+    /// <summary>With the primary serving: keep synchronous_standby_names and the logged synchronous standbys in step.</summary>
+    private Decision? Synchronous(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now, CoordinatorContext context)
+    {
+        var primary = state.Primary!;
+        if (Fresh(seen, primary, now) is not { PostgresRunning: true, InRecovery: false }) return null;
+        var reports = state.Nodes.Keys.Where(n => n != primary).ToDictionary(n => n, n =>
+        {
+            var beat = Fresh(seen, n, now);
+            var streaming = beat is { PostgresRunning: true, InRecovery: true } && beat.Upstream == primary;
+            // A dying primary cuts its standbys' streams before its own heartbeat says it is down: a standby
+            // that streamed from this primary counts as gone only after failure_timeout, or the failover
+            // would find nobody recorded. Only what it flushed while streaming from this primary counts.
+            var key = primary + "/" + n;
+            if (streaming)
+            {
+                _notStreamingSince.Remove(key);
+                _everStreamed.Add(key);
+                return new StandbyReport(n, true, Lsn.TryParse(beat!.ReceivedLsn, out var flushed) ? flushed : null);
+            }
+            var since = _notStreamingSince.TryGetValue(key, out var stopped) ? stopped : _notStreamingSince[key] = now;
+            return new StandbyReport(n, _everStreamed.Contains(key) && now - since < settings.Detection.FailureTimeout, null);
+        }, StringComparer.Ordinal);
+        var decision = SynchronousSteps.Next(state, settings.Synchronous, reports, context);
+        if (decision is null || !decision.Events.Any(e => e is DirectiveIssued)) return decision;
+        // A failing APPLY_CONFIG is not sent again at every tick.
+        if (now - _synchronousIssuedAt < TimeSpan.FromSeconds(1)) return null;
+        _synchronousIssuedAt = now;
+        return decision;
     }
 
     private Heartbeat? Fresh(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string name, DateTimeOffset now) =>

@@ -51,6 +51,7 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time, st
         DirectiveKind.Rewind => RewindHandler.HandleAsync(envelope, node, cancellationToken),
         DirectiveKind.Reinitialize => ReinitializeHandler.HandleAsync(envelope, node, cancellationToken),
         DirectiveKind.Checkpoint => CheckpointHandler.HandleAsync(envelope, node, cancellationToken),
+        DirectiveKind.ApplyConfig => ApplyConfigHandler.HandleAsync(envelope, node, cancellationToken),
         _ => throw new NotSupportedException($"{envelope.Directive.Kind} is not supported by this agent version"),
     };
 }

@@ -1,4 +1,5 @@
 using HA.Agent.Postgres;
+using HA.Core.Failover;
 using HA.Core.Replication;
 
 namespace HA.Agent.Directives;
@@ -22,6 +23,9 @@ public static class PromoteHandler
                 before = await NodeProbe.ReadAsync(node.Instance.Settings, cancellationToken).ConfigureAwait(false);
             }
         }
+        // What the new primary waits for from its first commit: nobody, or anyone in strict synchronous mode.
+        if (envelope.Directive.Arguments.TryGetValue(SynchronousSteps.SynchronousArgument, out var synchronous))
+            await SynchronousStandbyNames.SetAsync(node.Instance.Settings, synchronous, cancellationToken).ConfigureAwait(false);
         await node.Instance.PromoteAsync(cancellationToken).ConfigureAwait(false);
         // A fence left on this node earlier must not make the new primary read-only.
         await PostgresFence.ClearAsync(node.Instance, cancellationToken).ConfigureAwait(false);

@@ -21,6 +21,17 @@ public sealed record LocalAgentSettings
     public TimeSpan HealthInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     public bool Failsafe { get; init; }
 
+    /// <summary>replication.synchronous_mode (off, on, quorum); null leaves the section out (off).</summary>
+    public string? SynchronousMode { get; init; }
+    public int SynchronousNodeCount { get; init; } = 1;
+
+    /// <summary>Members never promoted automatically (node.nofailover / members[].nofailover).</summary>
+    public IReadOnlySet<string> NoFailover { get; init; } = new HashSet<string>();
+
+    /// <summary>failover.maximum_lag_on_failover in bytes; null leaves pgha's default (1 MiB).</summary>
+    public long? MaximumLagOnFailover { get; init; }
+    public bool SynchronousStrict { get; init; }
+
     /// <summary>lease.etcd.endpoints; null uses the witness database for leases.</summary>
     public string? EtcdEndpoints { get; init; }
 
@@ -64,6 +75,7 @@ public static class LocalAgentConfig
     {
         static string D(TimeSpan span) => ((long)span.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
         static string Q(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        string NoFailover(string name) => settings.NoFailover.Contains(name) ? ", nofailover: true" : "";
         var host = cluster.Topology.ListenAddress;
         var index = cluster.Nodes.Select((n, i) => (n, i)).First(p => p.n.Settings.Name == nodeName).i;
         var node = cluster.Nodes[index].Settings;
@@ -71,7 +83,7 @@ public static class LocalAgentConfig
         var yaml = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"# pgha run --config {PathFor(cluster, nodeName)}   (written by pgha for a local cluster)")
             .AppendLine(CultureInfo.InvariantCulture, $"cluster: {cluster.Topology.ClusterName}")
-            .AppendLine(CultureInfo.InvariantCulture, $"node: {{ name: {node.Name}, host: {host}, port: {node.Port}, gossip_port: {settings.GossipPorts[index]}, data_dir: {Q(node.NodeDirectory)} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"node: {{ name: {node.Name}, host: {host}, port: {node.Port}, gossip_port: {settings.GossipPorts[index]}, data_dir: {Q(node.NodeDirectory)}{NoFailover(node.Name)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"postgresql: {{ bin_dir: {Q(cluster.Binaries.BinDirectory)}, superuser_password: {Q(cluster.Credentials.SuperuserPassword)}, replication_password: {Q(cluster.Credentials.ReplicationPassword)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"witness: {{ connection_string: {Q(witness)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"gossip: {{ secret: {Q(settings.GossipSecret)} }}")
@@ -81,14 +93,16 @@ public static class LocalAgentConfig
             .AppendLine(CultureInfo.InvariantCulture, $"  fence_margin: {D(settings.FenceMargin)}")
             .AppendLine(CultureInfo.InvariantCulture, $"  failsafe: {(settings.Failsafe ? "true" : "false")}");
         if (settings.EtcdEndpoints is not null) yaml.AppendLine(CultureInfo.InvariantCulture, $"  etcd: {{ endpoints: {Q(settings.EtcdEndpoints)} }}");
-        yaml.AppendLine(CultureInfo.InvariantCulture, $"failover: {{ primary_restart_timeout: {D(settings.PrimaryRestartTimeout)}, failure_timeout: {D(settings.FailureTimeout)}, directive_timeout: {D(settings.DirectiveTimeout)} }}")
+        if (settings.SynchronousMode is { } mode)
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"replication: {{ synchronous_mode: {mode}, synchronous_node_count: {settings.SynchronousNodeCount}, synchronous_mode_strict: {(settings.SynchronousStrict ? "true" : "false")} }}");
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"failover: {{ primary_restart_timeout: {D(settings.PrimaryRestartTimeout)}, failure_timeout: {D(settings.FailureTimeout)}, directive_timeout: {D(settings.DirectiveTimeout)}{(settings.MaximumLagOnFailover is { } lag ? $", maximum_lag_on_failover: {lag}" : "")} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"health: {{ interval: {D(settings.HealthInterval)} }}")
             .AppendLine("members:");
         for (var i = 0; i < cluster.Nodes.Count; i++)
         {
             var member = cluster.Nodes[i].Settings;
             var (port, gossip) = (member.Name == nodeName ? null : settings.Route?.Invoke(nodeName, member.Name)) ?? (member.Port, settings.GossipPorts[i]);
-            yaml.AppendLine(CultureInfo.InvariantCulture, $"  - {{ name: {member.Name}, host: {host}, port: {port}, gossip_port: {gossip} }}");
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  - {{ name: {member.Name}, host: {host}, port: {port}, gossip_port: {gossip}{NoFailover(member.Name)} }}");
         }
         if (settings.Extra is not null) yaml.AppendLine(settings.Extra);
         return yaml.ToString();

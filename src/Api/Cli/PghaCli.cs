@@ -23,6 +23,7 @@ public static class PghaCli
           resume     let automatic failover act again
           detach     take a node out of routing and candidacy (pgha detach --config FILE --node NODE)
           attach     bring a detached node back
+          reinitialize  take a new base backup of a replica from the primary (pgha reinitialize --config FILE --node NODE)
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
           config     check a pgha.yaml (pgha config check --config FILE)
@@ -86,7 +87,7 @@ public static class PghaCli
                 return HA.Api.Operations.FailoverCommand.RunAsync(rest, output, stopping);
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
-            case "pause" or "resume" or "detach" or "attach":
+            case "pause" or "resume" or "detach" or "attach" or "reinitialize":
                 return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }

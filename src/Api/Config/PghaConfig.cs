@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using HA.Agent.Lease;
 using HA.Agent.Postgres;
 using HA.Core.Errors;
+using HA.Core.Events;
 using HA.Core.Failover;
 using YamlDotNet.RepresentationModel;
 
@@ -38,6 +39,9 @@ public sealed partial record PghaConfig
     public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
     public required IReadOnlyList<MemberConfig> Members { get; init; }
 
+    /// <summary>replication.synchronous_mode (off | on | quorum), synchronous_node_count, synchronous_mode_strict.</summary>
+    public SynchronousSettings Synchronous { get; init; } = new();
+
     /// <summary>gossip.secret: the cluster secret heartbeats are authenticated with (required to run).</summary>
     public string? GossipSecret { get; init; }
 
@@ -64,8 +68,9 @@ public sealed partial record PghaConfig
 
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
-        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "health", "gossip", "members"],
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "members"],
         ["switchover"] = ["max_lag"],
+        ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
         ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
         ["postgresql"] = ["bin_dir", "os_user", "superuser_password", "replication_password"],
         ["gossip"] = ["secret"],
@@ -210,6 +215,18 @@ public sealed partial record PghaConfig
             HealthInterval = Duration(v, "health.interval", source) ?? TimeSpan.FromMilliseconds(500),
             DirectiveTimeout = Duration(v, "failover.directive_timeout", source) ?? TimeSpan.FromSeconds(30),
             SwitchoverMaxLag = Size(v, "switchover.max_lag", source) ?? 1024 * 1024,
+            Synchronous = new SynchronousSettings
+            {
+                Mode = v.GetValueOrDefault("replication.synchronous_mode") switch
+                {
+                    null or "off" or "false" => SynchronousMode.Off,
+                    "on" or "true" => SynchronousMode.On,
+                    "quorum" => SynchronousMode.Quorum,
+                    var other => throw new OperatorError($"{source}: replication.synchronous_mode: '{other}' is not one of off, on, quorum"),
+                },
+                NodeCount = Integer(v, "replication.synchronous_node_count", "", source, 1, 1000) ?? 1,
+                Strict = Boolean(v, "replication.synchronous_mode_strict", "", source) ?? false,
+            },
             Members = all,
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
@@ -253,7 +270,7 @@ public sealed partial record PghaConfig
         if (!v.TryGetValue(field, out var text)) return null;
         return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
             ? number
-            : throw new OperatorError($"{source}: {key}.{field}: '{text}' is not a whole number from {min} to {max}");
+            : throw new OperatorError($"{source}: {(key.Length > 0 ? key + "." : "")}{field}: '{text}' is not a whole number from {min} to {max}");
     }
 
     private static bool? Boolean(IReadOnlyDictionary<string, string> v, string field, string key, string source)

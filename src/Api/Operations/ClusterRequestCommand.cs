@@ -20,22 +20,31 @@ public static class ClusterRequestCommand
         pgha resume — let automatic failover act again
         pgha detach — take a node out of routing and candidacy for maintenance; its agent leaves its PostgreSQL alone
         pgha attach — bring a detached node back
+        pgha reinitialize — throw a replica's data directory away and take a new base backup from the primary
 
         usage: pgha pause --config FILE [--reason TEXT]
                pgha resume --config FILE [--reason TEXT]
                pgha detach --config FILE --node NODE [--reason TEXT]
                pgha attach --config FILE --node NODE
+               pgha reinitialize --config FILE --node NODE [--reason TEXT]
 
         FILE is any member's pgha.yaml (its witness and cluster are used). Each is recorded as an event
-        (FailoverPaused, FailoverResumed, NodeDetached, NodeAttached, by the OS user running the
-        command); it survives agent restarts and coordinator changes. Exit 0 when recorded, 1 with one
-        line when refused (already paused, not paused, unknown node, the primary, already detached,
-        not detached, unknown cluster, witness unreachable).
+        (FailoverPaused, FailoverResumed, NodeDetached, NodeAttached, ReinitializeRequested, by the OS
+        user running the command); it survives agent restarts and coordinator changes. The coordinator
+        carries out a reinitialize with a REINITIALIZE directive (pg_basebackup from the primary) and
+        records NodeRejoined when it is done. Exit 0 when recorded, 1 with one line when refused
+        (already paused, not paused, unknown node, the primary, already detached, not detached,
+        detached or already being reinitialized, unknown cluster, witness unreachable).
+
+        examples:
+          pgha pause --config /etc/pgha/pgha.yaml --reason "kernel upgrade"
+          pgha detach --config /etc/pgha/pgha.yaml --node n3 --reason "disk swap"
+          pgha reinitialize --config /etc/pgha/pgha.yaml --node n2 --reason "corrupt index on n2"
         """;
 
     public static async Task<int> RunAsync(string verb, IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var onNode = verb is "detach" or "attach";
+        var onNode = verb is "detach" or "attach" or "reinitialize";
         var cli = CommandLine.Parse($"pgha {verb}", arguments, onNode ? ["--config", "--reason", "--node"] : ["--config", "--reason"], []);
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
@@ -50,6 +59,7 @@ public static class ClusterRequestCommand
             "pause" => new FailoverPaused(reason) { By = by, CorrelationId = correlation },
             "resume" => new FailoverResumed(reason) { By = by, CorrelationId = correlation },
             "detach" => new NodeDetached(node!, reason) { By = by, CorrelationId = correlation },
+            "reinitialize" => new ReinitializeRequested(node!, reason) { By = by, CorrelationId = correlation },
             _ => new NodeAttached(node!) { By = by, CorrelationId = correlation },
         };
         await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
@@ -59,6 +69,7 @@ public static class ClusterRequestCommand
             "pause" => $"cluster {config.Cluster}: automatic failover paused at version {state.Version} ({reason})",
             "resume" => $"cluster {config.Cluster}: automatic failover resumed at version {state.Version} ({reason})",
             "detach" => $"cluster {config.Cluster}: {node} detached at version {state.Version} ({reason}): out of routing and candidacy; its agent leaves PostgreSQL alone",
+            "reinitialize" => $"cluster {config.Cluster}: reinitialize of {node} requested at version {state.Version} ({reason}); the coordinator takes a new base backup from {state.Primary} (watch for node_rejoined)",
             _ => $"cluster {config.Cluster}: {node} attached at version {state.Version}",
         });
         return 0;

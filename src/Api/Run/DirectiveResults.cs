@@ -1,5 +1,6 @@
 using HA.Agent.Directives;
 using HA.Core.Events;
+using HA.Core.Replication;
 using HA.Projections;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,9 @@ public sealed class DirectiveResults(WitnessStore witness, ILogger<DirectiveResu
                 var method = pending.Kind == DirectiveKind.Reinitialize || result.Detail.Contains("reinitialized", StringComparison.Ordinal) ? "reinitialize" : "rewind";
                 events.Add(new NodeRejoined(result.Node, method, state.Timeline, result.Duration) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId });
             }
+            if (result.Succeeded && pending.Kind == DirectiveKind.ApplyConfig && result.Node == state.Primary
+                && SyncApplyDetail.TryParse(result.Detail, out var value, out var lsn))
+                events.Add(new SynchronousStandbysApplied(result.Node, value, lsn.ToString()) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId });
             try
             {
                 await witness.AppendAsync(result.Cluster, state.Version, events, cancellationToken: cancellationToken);

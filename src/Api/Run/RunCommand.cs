@@ -195,6 +195,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Failover = config.Failover,
             DirectiveTimeout = config.DirectiveTimeout,
             SwitchoverMaxLag = config.SwitchoverMaxLag,
+            Synchronous = config.Synchronous,
             HeartbeatFreshness = TimeSpan.FromTicks(Math.Max(config.HealthInterval.Ticks * 4, TimeSpan.FromSeconds(1).Ticks)),
         };
         var campaign = new CoordinatorCampaign(_leases, config.Cluster, config.Node.Name, config.Lease.Timings, TimeProvider.System, _logs.CreateLogger("campaign"));

@@ -22,3 +22,10 @@ public enum SynchronousMode
 
 /// <summary>The coordinator changed synchronous_standby_names.</summary>
 public sealed record SynchronousStandbysChanged(SynchronousMode Mode, int NodeCount, IReadOnlyList<string> Standbys) : ClusterEvent;
+
+/// <summary>
+/// The primary's agent set synchronous_standby_names to <see cref="Value"/>; every commit acknowledged
+/// after <see cref="Lsn"/> waited for the standbys it names. A standby that has received WAL up to
+/// <see cref="Lsn"/> has every commit acknowledged before the change too.
+/// </summary>
+public sealed record SynchronousStandbysApplied(string Node, string Value, string Lsn) : ClusterEvent, INodeEvent;

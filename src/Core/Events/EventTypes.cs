@@ -10,9 +10,9 @@ public static class EventTypes
 {
     public static readonly IReadOnlyList<Type> All =
     [
-        typeof(ClusterBootstrapped), typeof(NodeJoined), typeof(NodeLeft), typeof(NodeDetached), typeof(NodeAttached),
+        typeof(ClusterBootstrapped), typeof(NodeJoined), typeof(NodeLeft), typeof(NodeDetached), typeof(NodeAttached), typeof(ReinitializeRequested),
         typeof(NodeHealthChanged), typeof(ReplicationStateChanged), typeof(CoordinatorElected),
-        typeof(FailoverPaused), typeof(FailoverResumed), typeof(PostgresParametersChanged), typeof(SynchronousStandbysChanged),
+        typeof(FailoverPaused), typeof(FailoverResumed), typeof(PostgresParametersChanged), typeof(SynchronousStandbysChanged), typeof(SynchronousStandbysApplied),
         typeof(FailoverRequested), typeof(FailoverStarted), typeof(FailoverCompleted), typeof(FailoverFailed), typeof(NodeFenced), typeof(PrimaryChanged),
         typeof(NodeRejoined), typeof(SwitchoverRequested), typeof(SwitchoverCompleted), typeof(SwitchoverFailed),
         typeof(DirectiveIssued), typeof(DirectiveSucceeded), typeof(DirectiveFailed), typeof(DirectiveExpired),

@@ -24,3 +24,6 @@ public sealed record NodeLeft(string Node, string Reason) : ClusterEvent, INodeE
 public sealed record NodeDetached(string Node, string Reason) : ClusterEvent, INodeEvent;
 
 public sealed record NodeAttached(string Node) : ClusterEvent, INodeEvent;
+
+/// <summary>An operator asked for the node's data directory to be thrown away and taken again from the primary (REINITIALIZE).</summary>
+public sealed record ReinitializeRequested(string Node, string Reason) : ClusterEvent, INodeEvent;

@@ -30,6 +30,16 @@ public sealed record CandidateChoice(string? Chosen, IReadOnlyList<CandidateAsse
 /// </summary>
 public static class FailoverPolicy
 {
+    /// <summary>How the reasons start that only synchronous mode gives (a manual failover may override them with data loss allowed).</summary>
+    public const string NotSynchronous = "not a synchronous standby";
+    public const string NoSynchronousStandby = "no synchronous standby is recorded";
+
+    /// <summary>True when <paramref name="reason"/> only says the node may lack acknowledged commits (behind, or not a synchronous standby).</summary>
+    public static bool OnlyMayLackCommits(string reason) =>
+        reason.StartsWith("received LSN", StringComparison.Ordinal) || reason.StartsWith("lag ", StringComparison.Ordinal)
+        || reason.StartsWith(NotSynchronous, StringComparison.Ordinal) || reason.StartsWith(NoSynchronousStandby, StringComparison.Ordinal)
+        || reason.StartsWith("only ", StringComparison.Ordinal);
+
     public static CandidateChoice ChooseCandidate(ClusterState state, IReadOnlyDictionary<string, NodeReport> reports, Lsn? primaryLastKnown, FailoverSettings settings, DateTimeOffset now)
     {
         var rejected = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -40,6 +50,18 @@ public static class FailoverPolicy
             var reason = Ineligible(state, node, report, primaryLastKnown, settings, now);
             if (reason is null) eligible.Add((node, report!, report!.ReceivedLsn ?? report.ReplayedLsn ?? Lsn.Zero));
             else rejected[node.Name] = reason;
+        }
+
+        if (state.SynchronousMode != SynchronousMode.Off && eligible.Count > 0)
+        {
+            // ANY k of n: only with n - k + 1 of them in view is the most advanced sure to have every acknowledged commit.
+            var quorum = new SyncQuorum(state.SynchronousNodeCount, state.SynchronousStandbys);
+            if (eligible.Count < quorum.NeededToFindEveryCommit)
+            {
+                foreach (var (node, _, _) in eligible)
+                    rejected[node.Name] = $"only {eligible.Count} of the synchronous standbys ({string.Join(", ", quorum.Standbys)}, {quorum.Acks} acknowledge each commit) can be assessed; {quorum.NeededToFindEveryCommit} are needed to be sure to find every acknowledged commit";
+                eligible.Clear();
+            }
         }
 
         var ranked = eligible
@@ -79,9 +101,11 @@ public static class FailoverPolicy
         if (!report.InRecovery) return "it is not in recovery (not a standby)";
         if (state.SynchronousMode != SynchronousMode.Off)
         {
+            if (state.SynchronousNodeCount <= 0 || state.SynchronousStandbys.Count == 0)
+                return $"{NoSynchronousStandby} (synchronous_mode {state.SynchronousMode.ToString().ToLowerInvariant()}): none is known to have every acknowledged commit";
             return state.SynchronousStandbys.Contains(node.Name)
                 ? null
-                : $"not a synchronous standby (synchronous_mode {state.SynchronousMode.ToString().ToLowerInvariant()}: only a node with every acknowledged commit may be promoted)";
+                : $"{NotSynchronous} (synchronous_mode {state.SynchronousMode.ToString().ToLowerInvariant()}, standbys {string.Join(", ", state.SynchronousStandbys)}): only a node with every acknowledged commit may be promoted";
         }
         var received = report.ReceivedLsn ?? report.ReplayedLsn;
         if (received is null) return "it reported no received LSN";

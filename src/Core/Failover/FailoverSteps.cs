@@ -6,6 +6,17 @@ namespace HA.Core.Failover;
 /// <summary>Who decides, with what token, and when.</summary>
 public sealed record CoordinatorContext(string Node, long FencingToken, DateTimeOffset Now, TimeSpan DirectiveTimeout, Func<string> NewId)
 {
+    /// <summary>What every PROMOTE carries besides its own arguments: the synchronous_standby_names a new primary starts with.</summary>
+    public IReadOnlyDictionary<string, string> PromoteArguments { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A PROMOTE of <paramref name="node"/> with <see cref="PromoteArguments"/> and <paramref name="arguments"/>.</summary>
+    public DirectiveIssued Promote(string node, long term, string correlation, IReadOnlyDictionary<string, string>? arguments = null)
+    {
+        var all = new Dictionary<string, string>(PromoteArguments, StringComparer.Ordinal);
+        foreach (var (key, value) in arguments ?? new Dictionary<string, string>()) all[key] = value;
+        return Directive(DirectiveKind.Promote, node, term, correlation, all);
+    }
+
     /// <summary>A directive from this coordinator, fenced by its token, expiring after <paramref name="timeout"/> (default <see cref="DirectiveTimeout"/>).</summary>
     public DirectiveIssued Directive(DirectiveKind kind, string node, long term, string correlation, IReadOnlyDictionary<string, string>? arguments = null, TimeSpan? timeout = null) =>
         new(NewId(), node, kind, term, FencingToken, Now + (timeout ?? DirectiveTimeout), arguments ?? new Dictionary<string, string>())
@@ -61,7 +72,7 @@ public static class FailoverSteps
         }
 
         if (failover.PromoteDirective is null)
-            return new Decision($"promoting {failover.To}", [context.Directive(DirectiveKind.Promote, failover.To!, failover.Term, failover.Id)]);
+            return new Decision($"promoting {failover.To}", [context.Promote(failover.To!, failover.Term, failover.Id)]);
 
         if (failover.PromoteOutcome is null)
         {

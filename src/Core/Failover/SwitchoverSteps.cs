@@ -52,7 +52,7 @@ public static partial class SwitchoverSteps
             var arguments = new Dictionary<string, string>();
             if (final is { } needed) arguments["after_lsn"] = needed.ToString();
             return new Decision($"switchover {sw.Id}: promoting {to} once it has replayed {from}'s final LSN {final?.ToString() ?? "(unknown)"}",
-                [context.Directive(DirectiveKind.Promote, to, sw.Term, sw.Id, arguments)]);
+                [context.Promote(to, sw.Term, sw.Id, arguments)]);
         }
 
         if (Waiting(state, sw.PromoteDirective, sw.PromoteOutcome, context) is { } promoting) return promoting == "" ? Decision.Wait($"waiting for {to} to finish PROMOTE") : Failed(sw, $"PROMOTE of {to} {promoting}", context, by);

@@ -26,6 +26,9 @@ public sealed class NodeView
     public bool Fenced { get; set; }
     public bool Detached { get; set; }
     public string? DetachedReason { get; set; }
+
+    /// <summary>An operator asked for a new base backup of this node (cleared when it has rejoined).</summary>
+    public string? ReinitializeRequested { get; set; }
     public bool NoFailover { get; set; }
     public int FailoverPriority { get; set; }
     public ReplicationStatus Replication { get; set; }
@@ -96,6 +99,9 @@ public sealed class ClusterState
     public SynchronousMode SynchronousMode { get; set; }
     public int SynchronousNodeCount { get; set; }
     public List<string> SynchronousStandbys { get; set; } = [];
+
+    /// <summary>What the current primary's agent last set synchronous_standby_names to; null when unknown (a new primary).</summary>
+    public SynchronousStandbysApplied? SynchronousApplied { get; set; }
     public SortedDictionary<string, NodeView> Nodes { get; set; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, PendingDirective> PendingDirectives { get; set; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, string> Parameters { get; set; } = new(StringComparer.Ordinal);
@@ -142,6 +148,10 @@ public sealed class ClusterState
             NodeDetached d when Nodes[d.Node].Detached => $"{d.Node} is already detached ({Nodes[d.Node].DetachedReason})",
             NodeDetached d when Switchover?.To == d.Node => $"{d.Node} is the target of switchover {Switchover.Id}",
             NodeAttached a when !Nodes[a.Node].Detached => $"{a.Node} is not detached",
+            ReinitializeRequested r when r.Node == Primary => $"{r.Node} is the primary: switch over to another node before reinitializing it",
+            ReinitializeRequested r when Nodes[r.Node].Detached => $"{r.Node} is detached for maintenance ({Nodes[r.Node].DetachedReason}): attach it first, its agent leaves a detached node's PostgreSQL alone",
+            ReinitializeRequested r when Nodes[r.Node].ReinitializeRequested is { } asked => $"{r.Node} is already being reinitialized ({asked})",
+            ReinitializeRequested when Failover is { } failing => $"failover {failing.Id} is in progress",
             SwitchoverCompleted c when Switchover?.Id != c.SwitchoverId => $"switchover {c.SwitchoverId} is not in progress",
             SwitchoverFailed f when Switchover?.Id != f.SwitchoverId => $"switchover {f.SwitchoverId} is not in progress",
             SwitchoverFailed f when f.By.Kind == InitiatorKind.User && Switchover?.CheckpointDirective is not null => $"switchover {f.SwitchoverId} has started: it can no longer be cancelled",
@@ -149,6 +159,8 @@ public sealed class ClusterState
             FailoverFailed f when Failover?.Id != f.FailoverId && RequestedFailover?.RequestId != f.FailoverId => $"failover {f.FailoverId} is not in progress",
             FailoverRequested r => FailoverRequestProblem(r),
             SynchronousStandbysChanged s when s.Standbys.FirstOrDefault(n => !Nodes.ContainsKey(n)) is { } unknown => $"unknown node '{unknown}' in synchronous standbys of cluster {Cluster}",
+            SynchronousStandbysChanged s when s.Standbys.Contains(Primary) => $"{Primary} is the primary: it cannot be its own synchronous standby",
+            SynchronousStandbysApplied a when a.Node != Primary => $"{a.Node} is not the primary ({Primary ?? "none"} is): its synchronous_standby_names no longer matter",
             _ => null,
         };
     }
@@ -223,12 +235,17 @@ public sealed class ClusterState
                 break;
             case NodeLeft l:
                 Nodes.Remove(l.Node);
-                SynchronousStandbys.Remove(l.Node);
+                // One standby fewer, one acknowledgement fewer: the rest still cover every commit.
+                if (SynchronousStandbys.Remove(l.Node)) SynchronousNodeCount = Math.Max(0, SynchronousNodeCount - 1);
+                if (SynchronousNodeCount == 0) SynchronousStandbys.Clear();
                 PendingRestart.Remove(l.Node);
                 if (Primary == l.Node) Primary = null;
                 break;
             case NodeDetached d:
                 Touch(d.Node, stamp, n => { n.Detached = true; n.DetachedReason = d.Reason; });
+                break;
+            case ReinitializeRequested r:
+                Touch(r.Node, stamp, n => n.ReinitializeRequested = r.Reason);
                 break;
             case NodeAttached a:
                 Touch(a.Node, stamp, n => { n.Detached = false; n.DetachedReason = null; });
@@ -260,6 +277,9 @@ public sealed class ClusterState
             case SynchronousStandbysChanged s:
                 (SynchronousMode, SynchronousNodeCount, SynchronousStandbys) = (s.Mode, s.NodeCount, [.. s.Standbys]);
                 break;
+            case SynchronousStandbysApplied a:
+                SynchronousApplied = a;
+                break;
             case FailoverRequested r:
                 RequestedFailover = r;
                 break;
@@ -288,9 +308,12 @@ public sealed class ClusterState
                     Touch(old, stamp, n => n.Role = NodeRole.FormerPrimary);
                 Touch(p.Node, stamp, n => { n.Role = NodeRole.Primary; n.Fenced = false; n.Replication = ReplicationStatus.Unknown; n.LagBytes = null; n.Upstream = null; n.Timeline = p.Timeline; });
                 (Primary, PrimaryTerm, Timeline, PrimaryLsn) = (p.Node, p.Term, p.Timeline, p.Lsn);
+                // A new primary starts with no standby known to have its commits: the coordinator adds
+                // them again as they catch up (until then nobody qualifies in synchronous mode).
+                (SynchronousNodeCount, SynchronousStandbys, SynchronousApplied) = (0, [], null);
                 break;
             case NodeRejoined r:
-                Touch(r.Node, stamp, n => { n.Role = NodeRole.Replica; n.Fenced = false; n.Timeline = r.Timeline; });
+                Touch(r.Node, stamp, n => { n.Role = NodeRole.Replica; n.Fenced = false; n.Timeline = r.Timeline; n.ReinitializeRequested = null; });
                 break;
             case SwitchoverRequested s:
                 Switchover = new ActiveOperation(s.SwitchoverId, "switchover", stamp.At, s.From, s.To) { At = s.At };

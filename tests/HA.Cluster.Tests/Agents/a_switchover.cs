@@ -53,6 +53,27 @@ public sealed class a_switchover(ITestOutputHelper output)
         var self = await PghaProcess.RunAsync("switchover", "--config", config, "--to", "n1");
         Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n1 is already the primary"), (self.ExitCode, self.Error.Trim()));
 
+        // A target that has not replayed what the primary wrote is refused by the coordinator, nothing demoted.
+        await using (var n2 = new Npgsql.NpgsqlConnection(agents.ConnectionString("n2") + ";Pooling=false"))
+        {
+            await n2.OpenAsync();
+            await using (var pause = new Npgsql.NpgsqlCommand("SELECT pg_wal_replay_pause()", n2)) await pause.ExecuteNonQueryAsync();
+            await using (var n1 = new Npgsql.NpgsqlConnection(agents.ConnectionString("n1") + ";Pooling=false"))
+            {
+                await n1.OpenAsync();
+                await using var fill = new Npgsql.NpgsqlCommand("CREATE TABLE switchover_filler AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 4000)", n1);
+                await fill.ExecuteNonQueryAsync();
+            }
+            await Task.Delay(TimeSpan.FromSeconds(2)); // a heartbeat or two with the lag in it
+            var lagging = await PghaProcess.RunAsync("switchover", "--config", config, "--to", "n2");
+            Assert.Equal(1, lagging.ExitCode);
+            Assert.Matches(@"n2 lags \d+ bytes behind n1, over switchover.max_lag \(1048576\)", lagging.Error);
+            await using (var resume = new Npgsql.NpgsqlCommand("SELECT pg_wal_replay_resume()", n2)) await resume.ExecuteNonQueryAsync();
+        }
+        var afterLagging = (await agents.StateAsync())!;
+        Assert.Equal(("n1", (ActiveOperation?)null), (afterLagging.Primary, afterLagging.Switchover));
+        Assert.DoesNotContain(await agents.HistoryAsync(), e => e.Event is DirectiveIssued { Kind: DirectiveKind.Demote });
+
         var later = await PghaProcess.RunAsync("switchover", "--config", config, "--to", "n2", "--at", "+1h");
         Assert.Equal(0, later.ExitCode);
         Assert.Contains("scheduled at", later.Output, StringComparison.Ordinal);

@@ -91,7 +91,40 @@ public sealed class choosing_a_failover_candidate
         var choice = FailoverPolicy.ChooseCandidate(scenario.State, reports, PrimaryAt, Settings, Now);
 
         Assert.Equal("n3", choice.Chosen);
-        Assert.Equal("not a synchronous standby (synchronous_mode on: only a node with every acknowledged commit may be promoted)", Reason(choice, "n2"));
+        Assert.Equal("not a synchronous standby (synchronous_mode on, standbys n3): only a node with every acknowledged commit may be promoted", Reason(choice, "n2"));
+    }
+
+    [Fact]
+    public void in_quorum_mode_the_most_advanced_of_enough_standbys_is_chosen_and_too_few_in_view_means_nobody()
+    {
+        var scenario = Cluster(4);
+        scenario.Append(new SynchronousStandbysChanged(SynchronousMode.Quorum, 2, ["n2", "n3", "n4"]) { By = Scenario.Coordinator, CorrelationId = "s" });
+        var reports = new Dictionary<string, NodeReport> { ["n2"] = Report("n2", "0/4FFFFF0"), ["n3"] = Report("n3", "0/5000000") };
+
+        // ANY 2 of 3: every commit is on two of them, so any two in view include one that has it.
+        var choice = FailoverPolicy.ChooseCandidate(scenario.State, reports, PrimaryAt, Settings, Now);
+        Assert.Equal("n3", choice.Chosen);
+        Assert.Equal("received LSN 0/4FFFFF0 is behind n3's 0/5000000", Reason(choice, "n2"));
+
+        // One in view might be the one that missed the last acknowledged commits.
+        reports.Remove("n3");
+        choice = FailoverPolicy.ChooseCandidate(scenario.State, reports, PrimaryAt, Settings, Now);
+        Assert.Null(choice.Chosen);
+        Assert.Equal("only 1 of the synchronous standbys (n2, n3, n4, 2 acknowledge each commit) can be assessed; 2 are needed to be sure to find every acknowledged commit", Reason(choice, "n2"));
+        Assert.True(FailoverPolicy.OnlyMayLackCommits(Reason(choice, "n2")!));
+    }
+
+    [Fact]
+    public void in_synchronous_mode_with_no_standby_recorded_nobody_is_promoted()
+    {
+        var scenario = Cluster(3);
+        scenario.Append(new SynchronousStandbysChanged(SynchronousMode.On, 0, []) { By = Scenario.Coordinator, CorrelationId = "s" });
+        var reports = new Dictionary<string, NodeReport> { ["n2"] = Report("n2", "0/5000000"), ["n3"] = Report("n3", "0/5000000") };
+
+        var choice = FailoverPolicy.ChooseCandidate(scenario.State, reports, PrimaryAt, Settings, Now);
+
+        Assert.Null(choice.Chosen);
+        Assert.Equal("no synchronous standby is recorded (synchronous_mode on): none is known to have every acknowledged commit", Reason(choice, "n2"));
     }
 
     [Fact]

@@ -40,4 +40,19 @@ public sealed class checking_operator_requests
         Assert.Equal("n1 is the primary: switch over to another node before detaching it", state.Check(new NodeDetached("n1", "x") { By = Alice, CorrelationId = "d" }));
         Assert.Equal("n2 is not detached", state.Check(new NodeAttached("n2") { By = Alice, CorrelationId = "a" }));
     }
+
+    [Fact]
+    public void a_reinitialize_is_refused_for_the_primary_a_detached_node_and_twice_and_cleared_when_the_node_rejoined()
+    {
+        static ReinitializeRequested Reinitialize(string node) => new(node, "corruption") { By = Alice, CorrelationId = "r" };
+        var scenario = Scenario.Bootstrapped();
+        Assert.Equal("n1 is the primary: switch over to another node before reinitializing it", scenario.State.Check(Reinitialize("n1")));
+        scenario.Append(new NodeDetached("n3", "disk swap") { By = Alice, CorrelationId = "d" });
+        Assert.Equal("n3 is detached for maintenance (disk swap): attach it first, its agent leaves a detached node's PostgreSQL alone", scenario.State.Check(Reinitialize("n3")));
+        scenario.Append(Reinitialize("n2"));
+        Assert.Equal("n2 is already being reinitialized (corruption)", scenario.State.Check(Reinitialize("n2")));
+        scenario.Append(new NodeRejoined("n2", "reinitialize", 1, TimeSpan.FromSeconds(3)) { By = Initiator.Agent("n2"), CorrelationId = "r" });
+        Assert.Null(scenario.State.Nodes["n2"].ReinitializeRequested);
+        Assert.Null(scenario.State.Check(Reinitialize("n2")));
+    }
 }
