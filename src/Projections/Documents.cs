@@ -36,3 +36,17 @@ public sealed class RoutingDocument
 
 /// <summary>What the change notification says: which cluster moved to which version and term.</summary>
 public sealed record ClusterChanged(string Cluster, long Version, long Term, string? Primary);
+
+/// <summary>
+/// The last WAL position the coordinator heard the primary report, kept outside the event stream (it
+/// changes every second): a coordinator that takes office without having heard the primary itself still
+/// knows how far it had written, and refuses a candidate further behind than maximum_lag_on_failover.
+/// </summary>
+public sealed class PrimaryPositionDocument
+{
+    /// <summary>The cluster's name.</summary>
+    public string Id { get; set; } = "";
+    public string Node { get; set; } = "";
+    public string Lsn { get; set; } = "";
+    public DateTimeOffset ReportedAt { get; set; }
+}

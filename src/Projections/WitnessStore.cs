@@ -70,6 +70,7 @@ public sealed partial class WitnessStore : IAsyncDisposable
             opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
             opts.Schema.For<ClusterState>().Identity(s => s.Id);
             opts.Schema.For<RoutingDocument>().Identity(r => r.Id);
+            opts.Schema.For<PrimaryPositionDocument>().Identity(p => p.Id);
             opts.Schema.For<NodeDocument>().Identity(n => n.Id).Index(n => n.Cluster);
             opts.Schema.For<ClusterSnapshot>().Identity(s => s.Id).Index(s => s.Cluster).Index(s => s.Version).Index(s => s.At);
         });
@@ -254,6 +255,21 @@ public sealed partial class WitnessStore : IAsyncDisposable
         await using var session = _store.QuerySession();
         return await session.LoadAsync<ClusterState>(ClusterState.StreamKey(cluster), cancellationToken).ConfigureAwait(false)
             ?? throw new UnknownClusterError(cluster, await ClustersAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Records the primary's last reported WAL position (not an event: see <see cref="PrimaryPositionDocument"/>).</summary>
+    public async Task RecordPrimaryPositionAsync(string cluster, string node, string lsn, DateTimeOffset reportedAt, CancellationToken cancellationToken = default)
+    {
+        await using var session = _store.LightweightSession();
+        session.Store(new PrimaryPositionDocument { Id = cluster, Node = node, Lsn = lsn, ReportedAt = reportedAt });
+        await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The primary's last recorded WAL position, or null when none was recorded.</summary>
+    public async Task<PrimaryPositionDocument?> PrimaryPositionAsync(string cluster, CancellationToken cancellationToken = default)
+    {
+        await using var session = _store.QuerySession();
+        return await session.LoadAsync<PrimaryPositionDocument>(cluster, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The live routing table.</summary>

@@ -60,6 +60,9 @@ public sealed class CoordinatorLoop(
     private readonly Dictionary<string, DateTimeOffset> _notStreamingSince = new(StringComparer.Ordinal);
     private readonly HashSet<string> _everStreamed = new(StringComparer.Ordinal);
     private DateTimeOffset _synchronousIssuedAt;
+    private (string Node, Lsn Lsn)? _recordedPosition;
+    private bool _positionLoaded;
+    private DateTimeOffset _positionRecordedAt;
     private DateTimeOffset? _leaseMissingSince;
     private DateTimeOffset _inOfficeSince;
     private string? _lastWhy;
@@ -159,6 +162,7 @@ public sealed class CoordinatorLoop(
 
     private async Task<Decision> DecideAsync(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, LeaseGrant grant, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        await TrackPrimaryPositionAsync(state, seen, now, cancellationToken).ConfigureAwait(false);
         var by = Initiator.Coordinator(node);
         var context = new CoordinatorContext(node, grant.Token, now, settings.DirectiveTimeout, () => Guid.NewGuid().ToString("n")[..12])
         {
@@ -276,6 +280,33 @@ public sealed class CoordinatorLoop(
         return FailureDetector.JudgePrimary(state, new PrimaryEvidence(own is { PostgresRunning: false } ? own.PostgresDownSince ?? now : null, holder, observations), settings.Detection, now);
     }
 
+    /// <summary>
+    /// Keeps the primary's reported WAL position in the witness store (at most once a second, when it
+    /// moved), and reads the last one recorded when taking office: a coordinator that never heard the
+    /// primary (its agent restarted after the primary was lost) must still know how far it had written.
+    /// </summary>
+    private async Task TrackPrimaryPositionAsync(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!_positionLoaded)
+            {
+                _recordedPosition = await log.PrimaryPositionAsync(cancellationToken).ConfigureAwait(false) is { } recorded && Lsn.TryParse(recorded.Lsn, out var at) ? (recorded.Node, at) : null;
+                _positionLoaded = true;
+            }
+            if (state.Primary is not { } primary || Fresh(seen, primary, now) is not { PostgresRunning: true, InRecovery: false } beat || !Lsn.TryParse(beat.CurrentLsn, out var current)) return;
+            if (_recordedPosition is { } last && last.Node == primary && current <= last.Lsn) return;
+            if (now - _positionRecordedAt < TimeSpan.FromSeconds(1)) return;
+            _positionRecordedAt = now;
+            await log.RecordPrimaryPositionAsync(primary, current.ToString(), cancellationToken).ConfigureAwait(false);
+            _recordedPosition = (primary, current);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogDebug("Coordinator {Node}: primary position not recorded: {Error}", node, e.GetBaseException().Message);
+        }
+    }
+
     private CandidateChoice Choose(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now)
     {
         var reports = seen.Values.ToDictionary(r => r.Heartbeat.Node, r => new NodeReport(
@@ -289,6 +320,8 @@ public sealed class CoordinatorLoop(
         if (state.Primary is { } primary && seen.TryGetValue(primary, out var last) && Lsn.TryParse(last.Heartbeat.CurrentLsn, out var reported)
             && (primaryLastKnown is null || reported > primaryLastKnown.Value))
             primaryLastKnown = reported;
+        if (_recordedPosition is { } recorded && recorded.Node == state.Primary && (primaryLastKnown is null || recorded.Lsn > primaryLastKnown.Value))
+            primaryLastKnown = recorded.Lsn;
         return FailoverPolicy.ChooseCandidate(state, reports, primaryLastKnown, settings.Failover, now);
     }
 

@@ -15,6 +15,12 @@ public interface IClusterLog
 
     /// <summary>Appends at <paramref name="expectedVersion"/> with the appender's fencing token; throws when refused or when the stream moved on.</summary>
     Task<ClusterState> AppendAsync(long expectedVersion, IReadOnlyList<ClusterEvent> events, long? fencingToken, CancellationToken cancellationToken);
+
+    /// <summary>Keeps the primary's last reported WAL position where the next coordinator finds it (not an event).</summary>
+    Task RecordPrimaryPositionAsync(string node, string lsn, CancellationToken cancellationToken);
+
+    /// <summary>The primary's last recorded WAL position, or null.</summary>
+    Task<(string Node, string Lsn)?> PrimaryPositionAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>The log moved on since the state the decision was based on: read it again and decide again.</summary>

@@ -32,4 +32,10 @@ public sealed class WitnessClusterLog(WitnessStore witness, string cluster, Dire
             throw new ClusterLogMovedOn(e.Message, e);
         }
     }
+
+    public Task RecordPrimaryPositionAsync(string node, string lsn, CancellationToken cancellationToken) =>
+        witness.RecordPrimaryPositionAsync(cluster, node, lsn, DateTimeOffset.UtcNow, cancellationToken);
+
+    public async Task<(string Node, string Lsn)?> PrimaryPositionAsync(CancellationToken cancellationToken) =>
+        await witness.PrimaryPositionAsync(cluster, cancellationToken) is { } position ? (position.Node, position.Lsn) : null;
 }
