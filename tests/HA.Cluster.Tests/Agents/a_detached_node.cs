@@ -28,6 +28,10 @@ public sealed class a_detached_node(ITestOutputHelper output)
         var detached = await PghaProcess.RunAsync("detach", "--config", agents.Configs["n2"], "--node", "n3", "--reason", "disk swap");
         Assert.Equal(0, detached.ExitCode);
         Assert.True((await agents.StateAsync())!.Nodes["n3"].Detached);
+        var switchover = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n2"], "--to", "n3");
+        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n3 is detached for maintenance (disk swap)"), (switchover.ExitCode, switchover.Error.Trim()));
+        var failover = await PghaProcess.RunAsync("failover", "--config", agents.Configs["n2"], "--to", "n3");
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n3 is detached for maintenance (disk swap)"), (failover.ExitCode, failover.Error.Trim()));
 
         agents.KillPostgres("n1");
         var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted");
