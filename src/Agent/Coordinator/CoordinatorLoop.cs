@@ -2,6 +2,7 @@ using HA.Agent.Gossip;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Leases;
+using HA.Core.Parameters;
 using HA.Core.Replication;
 using HA.Core.State;
 using Microsoft.Extensions.Logging;
@@ -338,7 +339,11 @@ public sealed class CoordinatorLoop(
             events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
             why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
-        return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
+        if (events.Count > 0) return new Decision(string.Join("; ", why), events);
+        // Parameters last: applying them and rolling restarts wait while anything above had to be done.
+        var reports = state.Nodes.Keys.Select(n => (Name: n, Beat: Fresh(seen, n, now))).Where(r => r.Beat is not null)
+            .ToDictionary(r => r.Name, r => new MemberReport(r.Beat!.PostgresRunning, r.Beat.InRecovery, r.Beat.Upstream), StringComparer.Ordinal);
+        return ParameterRollout.Next(state, reports, context);
     }
 
     private Heartbeat? Fresh(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string name, DateTimeOffset now) =>
