@@ -20,6 +20,7 @@ public static class RestartCommand
         pgha restart --rolling — restart every node that has parameters pending a restart, without downtime
 
         usage: pgha restart --rolling --config FILE [--reason TEXT] [--timeout 10m]
+               pgha restart --cancel --config FILE
 
         The replicas with parameters pending a restart are restarted one at a time, each once the one
         before streams from the primary again; then the primary is switched over to a restarted replica
@@ -27,6 +28,7 @@ public static class RestartCommand
         pending. Refused, with the reason, while the cluster is paused, while a failover or switchover
         runs, while a node has not applied the current parameters yet, or when no node has anything pending.
         The command waits for the outcome (--timeout, default 10m; the restart goes on if it elapses).
+        --cancel stops a rolling restart after the step under way (a node being restarted finishes).
 
         example:
           pgha config set max_connections=300 --config /etc/pgha/pgha.yaml
@@ -35,16 +37,25 @@ public static class RestartCommand
 
     public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var cli = CommandLine.Parse("pgha restart", arguments, ["--config", "--reason", "--timeout"], ["--rolling"]);
+        var cli = CommandLine.Parse("pgha restart", arguments, ["--config", "--reason", "--timeout"], ["--rolling", "--cancel"]);
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
-        if (!cli.Has("--rolling")) throw new UsageError("pgha restart needs --rolling: pgha restarts nodes only one at a time, the primary by a switchover (see 'pgha restart --help')");
+        if (!cli.Has("--rolling") && !cli.Has("--cancel")) throw new UsageError("pgha restart needs --rolling: pgha restarts nodes only one at a time, the primary by a switchover (see 'pgha restart --help')");
+        if (cli.Has("--rolling") && cli.Has("--cancel")) throw new UsageError("pgha restart takes --rolling or --cancel, not both");
         var path = cli.Value("--config") ?? throw new UsageError("pgha restart needs --config FILE (a member's pgha.yaml)");
         var timeout = cli.Value("--timeout") is { } t ? SwitchoverCommand.ParseDuration(t, "--timeout") : TimeSpan.FromMinutes(10);
         var config = PghaConfig.Load(path);
         var by = Initiator.User(Environment.UserName);
         var id = "restart-" + Guid.NewGuid().ToString("n")[..8];
         await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
+        if (cli.Has("--cancel"))
+        {
+            var running = (await witness.StateAsync(config.Cluster, cancellationToken)).RollingRestart
+                ?? throw new OperatorError($"cluster {config.Cluster}: no rolling restart is in progress");
+            await witness.AppendCheckedAsync(config.Cluster, new RollingRestartFailed(running.Id, $"cancelled by {by}") { By = by, CorrelationId = running.Id }, cancellationToken);
+            output.WriteLine($"cluster {config.Cluster}: rolling restart {running.Id} cancelled (restarted so far: {(running.Restarted.Count == 0 ? "none" : string.Join(", ", running.Restarted))})");
+            return 0;
+        }
         var requested = await witness.AppendCheckedAsync(config.Cluster,
             new RollingRestartRequested(id, cli.Value("--reason") ?? "parameters pending restart") { By = by, CorrelationId = id }, cancellationToken);
         var pending = requested.Nodes.Values.Where(n => !n.Detached && n.PendingRestart.Count > 0).Select(n => $"{n.Name} ({string.Join(", ", n.PendingRestart)})");
