@@ -81,7 +81,7 @@ public static class ParametersCommand
         var change = new PostgresParametersChanged(plan.Changes, plan.PendingRestart, cli.Value("--reason"))
         {
             By = Initiator.User(Environment.UserName),
-            CorrelationId = $"parameters-{Guid.NewGuid():n}"[..19],
+            CorrelationId = $"config-{verb}-{Guid.NewGuid():n}"[..(12 + verb.Length)],
         };
         var state = await witness.AppendCheckedAsync(config.Cluster, change, cancellationToken);
         var described = string.Join(", ", plan.Changes.Select(c => c.Value is null ? $"{c.Key} reset" : $"{c.Key} = '{c.Value}'"));
