@@ -164,7 +164,7 @@ public sealed class CoordinatorLoop(
             return new Decision($"{expired.Count} directive(s) expired without an answer", [.. expired.Select(d =>
             {
                 var attempt = _attempts.GetValueOrDefault($"{d.Node}/{d.Kind}", 1);
-                var retrying = d.Kind is DirectiveKind.Repoint or DirectiveKind.Rewind or DirectiveKind.Reinitialize or DirectiveKind.Checkpoint;
+                var retrying = d.Kind is DirectiveKind.Repoint or DirectiveKind.Rewind or DirectiveKind.Reinitialize or DirectiveKind.Checkpoint or DirectiveKind.ApplyConfig;
                 return new DirectiveExpired(d.DirectiveId, d.Node, d.Kind, attempt, retrying,
                     $"no answer from {d.Node}'s agent by {d.ExpiresAt:HH:mm:ss.fff}" + (retrying ? "; it will be issued again when its agent is back" : "; abandoned"))
                 { By = by, CorrelationId = d.DirectiveId };
