@@ -77,6 +77,17 @@ async Task<double[]> WithAgentsAsync(Func<HA.Agent.Local.LocalAgentSettings, HA.
     var history = await agents.HistoryAsync();
     foreach (var e in history.Where(e => !check.IsClean || e.Event is FailoverFailed))
         Console.WriteLine($"  {e.Version} {e.At:HH:mm:ss.fff} {HA.Core.History.EventLine.Describe(e)}");
+    // A failed attempt: what the candidate's server said around it.
+    foreach (var failed in history.Select(e => e.Event).OfType<FailoverFailed>())
+    {
+        var candidate = history.Select(e => e.Event).OfType<FailoverStarted>().FirstOrDefault(s => s.FailoverId == failed.FailoverId)?.Candidate;
+        if (candidate is null) continue;
+        var log = agents.Cluster.Cluster.Node(candidate).Settings.LogFile;
+        Console.WriteLine($"  server log of {candidate} ({log}), promotion and crash lines:");
+        foreach (var line in File.ReadLines(log).Where(l => l.Contains("promot", StringComparison.Ordinal) || l.Contains("terminat", StringComparison.Ordinal)
+                     || l.Contains("was terminated", StringComparison.Ordinal) || l.Contains("PANIC", StringComparison.Ordinal) || l.Contains("shutdown", StringComparison.Ordinal)))
+            Console.WriteLine("    " + line);
+    }
     return [.. recoveries];
 }
 

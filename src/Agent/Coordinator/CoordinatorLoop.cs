@@ -2,6 +2,7 @@ using HA.Agent.Gossip;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Leases;
+using HA.Core.Parameters;
 using HA.Core.Replication;
 using HA.Core.State;
 using Microsoft.Extensions.Logging;
@@ -180,7 +181,7 @@ public sealed class CoordinatorLoop(
             return new Decision($"{expired.Count} directive(s) expired without an answer", [.. expired.Select(d =>
             {
                 var attempt = _attempts.GetValueOrDefault($"{d.Node}/{d.Kind}", 1);
-                var retrying = d.Kind is DirectiveKind.Repoint or DirectiveKind.Rewind or DirectiveKind.Reinitialize or DirectiveKind.Checkpoint;
+                var retrying = d.Kind is DirectiveKind.Repoint or DirectiveKind.Rewind or DirectiveKind.Reinitialize or DirectiveKind.Checkpoint or DirectiveKind.ApplyConfig;
                 return new DirectiveExpired(d.DirectiveId, d.Node, d.Kind, attempt, retrying,
                     $"no answer from {d.Node}'s agent by {d.ExpiresAt:HH:mm:ss.fff}" + (retrying ? "; it will be issued again when its agent is back" : "; abandoned"))
                 { By = by, CorrelationId = d.DirectiveId };
@@ -391,7 +392,11 @@ public sealed class CoordinatorLoop(
             events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
             why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
-        return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
+        if (events.Count > 0) return new Decision(string.Join("; ", why), events);
+        // Parameters last: applying them and rolling restarts wait while anything above had to be done.
+        var reports = state.Nodes.Keys.Select(n => (Name: n, Beat: Fresh(seen, n, now))).Where(r => r.Beat is not null)
+            .ToDictionary(r => r.Name, r => new MemberReport(r.Beat!.PostgresRunning, r.Beat.InRecovery, r.Beat.Upstream), StringComparer.Ordinal);
+        return ParameterRollout.Next(state, reports, context);
     }
 
     /// <summary>With the primary serving: keep synchronous_standby_names and the logged synchronous standbys in step.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HA.Core.Events;
+using HA.Core.Parameters;
 
 namespace HA.Agent.Directives;
 
@@ -51,7 +52,10 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time, st
         DirectiveKind.Rewind => RewindHandler.HandleAsync(envelope, node, cancellationToken),
         DirectiveKind.Reinitialize => ReinitializeHandler.HandleAsync(envelope, node, cancellationToken),
         DirectiveKind.Checkpoint => CheckpointHandler.HandleAsync(envelope, node, cancellationToken),
+        // APPLY_CONFIG carries either the cluster's parameters or synchronous_standby_names: told apart by its argument keys.
+        DirectiveKind.ApplyConfig when ParameterDirective.Carries(envelope.Directive.Arguments) => ParametersHandler.HandleAsync(envelope, node, cancellationToken),
         DirectiveKind.ApplyConfig => ApplyConfigHandler.HandleAsync(envelope, node, cancellationToken),
+        DirectiveKind.Restart => RestartHandler.HandleAsync(envelope, node, cancellationToken),
         _ => throw new NotSupportedException($"{envelope.Directive.Kind} is not supported by this agent version"),
     };
 }

@@ -26,13 +26,17 @@ public static class PghaCli
           reinitialize  take a new base backup of a replica from the primary (pgha reinitialize --config FILE --node NODE)
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
-          config     check a pgha.yaml (pgha config check --config FILE)
+          config     check a pgha.yaml (pgha config check --config FILE); cluster-wide PostgreSQL parameters
+                     (pgha config set NAME=VALUE ... --config FILE, pgha config reset NAME, pgha config show)
+          restart    restart nodes with parameters pending a restart, one at a time (pgha restart --rolling --config FILE)
           version    print the version
 
         examples:
           pgha demo
           pgha demo status
           pgha demo destroy
+          pgha config set work_mem=64MB --config pgha.yaml
+          pgha restart --rolling --config pgha.yaml
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
@@ -87,11 +91,13 @@ public static class PghaCli
                 return HA.Api.Operations.FailoverCommand.RunAsync(rest, output, stopping);
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
+            case "restart":
+                return HA.Api.Operations.RestartCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach" or "reinitialize":
                 return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
-                return HA.Api.Config.ConfigCommand.RunAsync(rest, output);
+                return HA.Api.Config.ConfigCommand.RunAsync(rest, output, stopping);
             default:
                 throw new UsageError($"unknown command '{command}'; run 'pgha --help' to see the commands");
         }

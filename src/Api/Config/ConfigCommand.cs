@@ -9,8 +9,12 @@ public static class ConfigCommand
 {
     public const string Help = """
         pgha config check — read and check a pgha.yaml without starting anything
+        pgha config set|reset|show — cluster-wide PostgreSQL parameters (pgha config set --help)
 
         usage: pgha config check --config FILE
+               pgha config set NAME=VALUE [NAME=VALUE ...] --config FILE [--reason TEXT]
+               pgha config reset NAME [NAME ...] --config FILE [--reason TEXT]
+               pgha config show --config FILE [--json]
 
         Every key is checked (unknown keys, wrong types, durations like 500ms/10s, sizes like 1MB,
         lease timings); PGHA__SECTION__KEY environment variables override the file. Exit 0 when valid,
@@ -20,10 +24,12 @@ public static class ConfigCommand
           PGHA__LEASE__TTL=20s pgha config check --config /etc/pgha/pgha.yaml
         """;
 
-    public static Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output)
+    public static Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken = default)
     {
+        if (arguments.Count > 0 && arguments[0] is "set" or "reset" or "show")
+            return HA.Api.Operations.ParametersCommand.RunAsync(arguments[0], arguments.Skip(1).ToList(), output, cancellationToken);
         if (arguments.Count == 0 || arguments[0] != "check")
-            throw new UsageError($"unknown config command '{(arguments.Count == 0 ? "" : arguments[0])}'; expected check (see 'pgha config --help')");
+            throw new UsageError($"unknown config command '{(arguments.Count == 0 ? "" : arguments[0])}'; expected check, set, reset or show (see 'pgha config --help')");
         var cli = CommandLine.Parse("pgha config check", arguments.Skip(1).ToList(), ["--config"], []);
         if (cli.Has("--help")) { output.WriteLine(Help); return Task.FromResult(0); }
         cli.NoPositionals();

@@ -1,6 +1,7 @@
 using HA.Agent.Directives;
 using HA.Core.Events;
 using HA.Core.Replication;
+using HA.Core.Parameters;
 using HA.Projections;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +9,8 @@ namespace HA.Api.Run;
 
 /// <summary>
 /// Turns an agent's answer to a directive into DirectiveSucceeded or DirectiveFailed (and, for a
-/// successful REWIND or REINITIALIZE, NodeRejoined). Any pgha process may receive the answer; the
+/// successful REWIND or REINITIALIZE, NodeRejoined; for a successful APPLY_CONFIG of the cluster's
+/// parameters or RESTART, ParametersApplied with what the node has pending a restart). Any pgha process may receive the answer; the
 /// append is checked like every other (an answer to a directive that is no longer pending — expired,
 /// or already answered by an earlier delivery — is refused and dropped, never appended twice).
 /// </summary>
@@ -33,6 +35,13 @@ public sealed class DirectiveResults(WitnessStore witness, ILogger<DirectiveResu
             if (result.Succeeded && pending.Kind == DirectiveKind.ApplyConfig && result.Node == state.Primary
                 && SyncApplyDetail.TryParse(result.Detail, out var value, out var lsn))
                 events.Add(new SynchronousStandbysApplied(result.Node, value, lsn.ToString()) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId });
+            if (result.Succeeded && pending.Kind is DirectiveKind.ApplyConfig or DirectiveKind.Restart
+                && ParameterDirective.TryReadAnswer(result.Detail, out var version, out var pendingRestart))
+            {
+                // What the node runs with now; an answer overtaken by a newer one (or a newer change) is not recorded.
+                var applied = new ParametersApplied(result.Node, version, pendingRestart) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId };
+                if (state.Check(applied) is null) events.Add(applied);
+            }
             try
             {
                 await witness.AppendAsync(result.Cluster, state.Version, events, cancellationToken: cancellationToken);

@@ -8,10 +8,15 @@ public sealed record FailoverPaused(string Reason) : ClusterEvent;
 
 public sealed record FailoverResumed(string Reason) : ClusterEvent;
 
-/// <summary>Cluster-wide PostgreSQL parameters set (value) or reset (null); restart-only ones listed as pending.</summary>
+/// <summary>
+/// Cluster-wide PostgreSQL parameters set (value) or reset (null) by an operator; <see cref="PendingRestart"/>
+/// names the changed ones that take effect only at a restart (context postmaster). Its stream version is
+/// the parameters' version, which each node's agent reports applying (<see cref="ParametersApplied"/>).
+/// </summary>
 public sealed record PostgresParametersChanged(
     IReadOnlyDictionary<string, string?> Changes,
-    IReadOnlyList<string> PendingRestart) : ClusterEvent;
+    IReadOnlyList<string> PendingRestart,
+    string? Reason = null) : ClusterEvent;
 
 public enum SynchronousMode
 {

@@ -11,6 +11,9 @@ public enum DirectiveKind
     Repoint,
     Checkpoint,
     ApplyConfig,
+
+    /// <summary>Restart a standby (fast stop, start) so that parameters pending restart take effect.</summary>
+    Restart,
 }
 
 /// <summary>The coordinator sent a directive to one node's agent (term and fencing token let the agent refuse a stale one).</summary>

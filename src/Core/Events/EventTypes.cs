@@ -16,6 +16,7 @@ public static class EventTypes
         typeof(FailoverRequested), typeof(FailoverStarted), typeof(FailoverCompleted), typeof(FailoverFailed), typeof(NodeFenced), typeof(PrimaryChanged),
         typeof(NodeRejoined), typeof(SwitchoverRequested), typeof(SwitchoverCompleted), typeof(SwitchoverFailed),
         typeof(DirectiveIssued), typeof(DirectiveSucceeded), typeof(DirectiveFailed), typeof(DirectiveExpired),
+        typeof(ParametersApplied), typeof(RollingRestartRequested), typeof(RollingRestartCompleted), typeof(RollingRestartFailed),
     ];
 
     private static readonly Dictionary<string, Type> ByName = All.ToDictionary(NameOf, t => t, StringComparer.Ordinal);
@@ -50,7 +51,7 @@ public static class EventTypes
             SwitchoverRequested s => [s.From, s.To],
             SwitchoverCompleted s => [s.From, s.To],
             SynchronousStandbysChanged s => s.Standbys,
-            PostgresParametersChanged p => p.PendingRestart,
+            RollingRestartCompleted r => r.Restarted,
             INodeEvent n => [n.Node],
             _ => [],
         };

@@ -31,6 +31,12 @@ public static class EventLine
         FailoverRequested r => $"manual failover to {r.To} requested{(r.AllowDataLoss ? ", data loss allowed" : "")}{(r.Force ? ", forced" : "")}",
         FailoverPaused p => $"automatic failover paused: {p.Reason}",
         FailoverResumed r => $"automatic failover resumed: {r.Reason}",
+        PostgresParametersChanged p => "parameters " + string.Join(", ", p.Changes.Select(c => c.Value is null ? $"{c.Key} reset" : $"{c.Key} = '{c.Value}'"))
+            + (p.PendingRestart.Count > 0 ? $" (pending restart: {string.Join(", ", p.PendingRestart)})" : "") + (p.Reason is null ? "" : $": {p.Reason}"),
+        ParametersApplied a => $"{a.Node} applied parameters version {a.ParametersVersion}; pending restart: {(a.PendingRestart.Count == 0 ? "none" : string.Join(", ", a.PendingRestart))}",
+        RollingRestartRequested r => $"rolling restart {r.RestartId} requested: {r.Reason}",
+        RollingRestartCompleted c => $"rolling restart {c.RestartId} completed in {c.Duration.TotalSeconds:0.0} s: restarted {string.Join(", ", c.Restarted)}",
+        RollingRestartFailed f => $"rolling restart {f.RestartId} failed: {f.Reason}",
         _ => e.GetType().Name,
     };
 }

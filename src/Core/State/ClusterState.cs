@@ -1,4 +1,5 @@
 using HA.Core.Events;
+using HA.Core.Parameters;
 
 namespace HA.Core.State;
 
@@ -38,10 +39,42 @@ public sealed class NodeView
     public int? Timeline { get; set; }
     public long LastChangeVersion { get; set; }
     public DateTimeOffset LastChangeAt { get; set; }
+
+    /// <summary>The cluster parameters' version this node's agent last reported applying (0: none yet).</summary>
+    public long ParametersVersion { get; set; }
+
+    /// <summary>Parameters its PostgreSQL reported pending a restart when it last applied them.</summary>
+    public List<string> PendingRestart { get; set; } = [];
+
+    /// <summary>APPLY_CONFIG attempts for the current parameters that failed or expired in a row, the last error and when.</summary>
+    public int ParametersFailures { get; set; }
+    public string? ParametersError { get; set; }
+    public DateTimeOffset? ParametersFailedAt { get; set; }
 }
 
 /// <summary>A directive issued and not yet answered.</summary>
-public sealed record PendingDirective(string DirectiveId, string Node, DirectiveKind Kind, long Term, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
+public sealed record PendingDirective(string DirectiveId, string Node, DirectiveKind Kind, long Term, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, string? CorrelationId = null);
+
+/// <summary>
+/// A rolling restart in progress (<see cref="RollingRestartRequested"/>): which replicas were restarted,
+/// the directive in flight (RESTART of a replica, APPLY_CONFIG to read a demoted primary's pending
+/// parameters again) and the switchover of the primary.
+/// </summary>
+public sealed record RollingRestartProgress(string Id, DateTimeOffset StartedAt)
+{
+    public IReadOnlyList<string> Restarted { get; init; } = [];
+    public string? Node { get; init; }
+    public DirectiveKind? Kind { get; init; }
+    public string? Directive { get; init; }
+
+    /// <summary>Null while the directive is pending; "succeeded", "failed: …" or "expired: …".</summary>
+    public string? Outcome { get; init; }
+    public string? SwitchoverId { get; init; }
+    public string? SwitchoverFrom { get; init; }
+
+    /// <summary>Null while the switchover runs; "succeeded" or "failed: …".</summary>
+    public string? SwitchoverOutcome { get; init; }
+}
 
 /// <summary>A failover or switchover in progress, and how far it got: what a new coordinator resumes from.</summary>
 public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset StartedAt, string? From, string? To)
@@ -104,8 +137,19 @@ public sealed class ClusterState
     public SynchronousStandbysApplied? SynchronousApplied { get; set; }
     public SortedDictionary<string, NodeView> Nodes { get; set; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, PendingDirective> PendingDirectives { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>The cluster-wide PostgreSQL parameters pgha sets on every node.</summary>
     public SortedDictionary<string, string> Parameters { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The stream version of the last PostgresParametersChanged (0: never changed); nodes report applying it.</summary>
+    public long ParametersVersion { get; set; }
+    public DateTimeOffset? ParametersChangedAt { get; set; }
+
+    /// <summary>Every parameter pgha has ever set: those no longer in <see cref="Parameters"/> are reset on each node.</summary>
+    public List<string> ParameterNames { get; set; } = [];
+
+    /// <summary>Parameters some member still needs a restart for (its own report, or the change's until it reports).</summary>
     public List<string> PendingRestart { get; set; } = [];
+    public RollingRestartProgress? RollingRestart { get; set; }
     public ActiveOperation? Failover { get; set; }
 
     /// <summary>A manual failover an operator asked for, until the coordinator starts it or refuses it.</summary>
@@ -161,8 +205,43 @@ public sealed class ClusterState
             SynchronousStandbysChanged s when s.Standbys.FirstOrDefault(n => !Nodes.ContainsKey(n)) is { } unknown => $"unknown node '{unknown}' in synchronous standbys of cluster {Cluster}",
             SynchronousStandbysChanged s when s.Standbys.Contains(Primary) => $"{Primary} is the primary: it cannot be its own synchronous standby",
             SynchronousStandbysApplied a when a.Node != Primary => $"{a.Node} is not the primary ({Primary ?? "none"} is): its synchronous_standby_names no longer matter",
+            PostgresParametersChanged p => ParametersChangeProblem(p),
+            ParametersApplied a when a.ParametersVersion > ParametersVersion => $"{a.Node} reports parameters version {a.ParametersVersion}, but the cluster's parameters are at version {ParametersVersion}",
+            ParametersApplied a when a.ParametersVersion < Nodes[a.Node].ParametersVersion => $"{a.Node} already applied parameters version {Nodes[a.Node].ParametersVersion}, newer than {a.ParametersVersion}",
+            RollingRestartRequested => RollingRestartProblem(),
+            RollingRestartCompleted c when RollingRestart?.Id != c.RestartId => $"rolling restart {c.RestartId} is not in progress",
+            RollingRestartFailed f when RollingRestart?.Id != f.RestartId => $"rolling restart {f.RestartId} is not in progress",
             _ => null,
         };
+    }
+
+    private string? ParametersChangeProblem(PostgresParametersChanged p)
+    {
+        if (p.Changes.Count == 0) return "it changes no parameter";
+        foreach (var (name, value) in p.Changes)
+        {
+            if (ManagedParameters.Reason(name) is { } managed) return $"{name} is managed by pgha: {managed}";
+            if (value is null && !Parameters.ContainsKey(name)) return $"{name} is not set through pgha: nothing to reset";
+        }
+        if (p.PendingRestart.FirstOrDefault(n => !p.Changes.ContainsKey(n)) is { } stray) return $"it lists {stray} as pending restart but does not change it";
+        if (p.Changes.All(c => c.Value is not null && Parameters.GetValueOrDefault(c.Key) == c.Value))
+            return $"it changes nothing: {string.Join(", ", p.Changes.Select(c => $"{c.Key} is already '{c.Value}'"))}";
+        return null;
+    }
+
+    private string? RollingRestartProblem()
+    {
+        if (RollingRestart is { } running) return $"rolling restart {running.Id} is already in progress";
+        if (Paused) return $"cluster {Cluster} is paused ({PausedReason}): resume it before a rolling restart";
+        if (Failover is { } failing) return $"failover {failing.Id} is in progress";
+        if (RequestedFailover is { } requested) return $"a failover to {requested.To} was requested ({requested.RequestId})";
+        if (Switchover is { } switching) return $"switchover {switching.Id} is in progress";
+        if (Primary is null) return $"cluster {Cluster} has no primary";
+        var attached = Nodes.Values.Where(n => !n.Detached).ToList();
+        if (attached.FirstOrDefault(n => n.ParametersVersion < ParametersVersion) is { } behind)
+            return $"{behind.Name} has not applied parameters version {ParametersVersion} yet (it is at {behind.ParametersVersion}): wait until pgha config show says every node applied it";
+        if (attached.All(n => n.PendingRestart.Count == 0)) return "no node has a parameter pending restart: nothing to restart";
+        return null;
     }
 
     private string? FailoverRequestProblem(FailoverRequested r)
@@ -238,7 +317,6 @@ public sealed class ClusterState
                 // One standby fewer, one acknowledgement fewer: the rest still cover every commit.
                 if (SynchronousStandbys.Remove(l.Node)) SynchronousNodeCount = Math.Max(0, SynchronousNodeCount - 1);
                 if (SynchronousNodeCount == 0) SynchronousStandbys.Clear();
-                PendingRestart.Remove(l.Node);
                 if (Primary == l.Node) Primary = null;
                 break;
             case NodeDetached d:
@@ -272,7 +350,26 @@ public sealed class ClusterState
                 {
                     if (value is null) Parameters.Remove(name); else Parameters[name] = value;
                 }
-                PendingRestart = [.. p.PendingRestart];
+                (ParametersVersion, ParametersChangedAt) = (stamp.Version, stamp.At);
+                ParameterNames = [.. ParameterNames.Union(Parameters.Keys).Order(StringComparer.Ordinal)];
+                PendingRestart = [.. PendingRestart.Union(p.PendingRestart).Order(StringComparer.Ordinal)];
+                foreach (var node in Nodes.Values) (node.ParametersFailures, node.ParametersError, node.ParametersFailedAt) = (0, null, null);
+                break;
+            case ParametersApplied a:
+                Touch(a.Node, stamp, n =>
+                {
+                    (n.ParametersVersion, n.PendingRestart) = (a.ParametersVersion, [.. a.PendingRestart.Order(StringComparer.Ordinal)]);
+                    (n.ParametersFailures, n.ParametersError, n.ParametersFailedAt) = (0, null, null);
+                });
+                // A name stays pending until every member has applied the current version without it.
+                var reported = Nodes.Values.SelectMany(n => n.PendingRestart);
+                PendingRestart = [.. (Nodes.Values.All(n => n.ParametersVersion == ParametersVersion) ? reported : reported.Union(PendingRestart)).Distinct().Order(StringComparer.Ordinal)];
+                break;
+            case RollingRestartRequested r:
+                RollingRestart = new RollingRestartProgress(r.RestartId, stamp.At);
+                break;
+            case RollingRestartCompleted or RollingRestartFailed:
+                RollingRestart = null;
                 break;
             case SynchronousStandbysChanged s:
                 (SynchronousMode, SynchronousNodeCount, SynchronousStandbys) = (s.Mode, s.NodeCount, [.. s.Standbys]);
@@ -317,12 +414,18 @@ public sealed class ClusterState
                 break;
             case SwitchoverRequested s:
                 Switchover = new ActiveOperation(s.SwitchoverId, "switchover", stamp.At, s.From, s.To) { At = s.At };
+                if (RollingRestart is { } restarting && s.CorrelationId == restarting.Id)
+                    RollingRestart = restarting with { SwitchoverId = s.SwitchoverId, SwitchoverFrom = s.From, SwitchoverOutcome = null };
                 break;
             case SwitchoverCompleted or SwitchoverFailed:
+                if (RollingRestart is { } switched && switched.SwitchoverId == Switchover?.Id)
+                    RollingRestart = switched with { SwitchoverOutcome = e is SwitchoverFailed sf ? "failed: " + sf.Reason : "succeeded" };
                 Switchover = null;
                 break;
             case DirectiveIssued d:
-                PendingDirectives[d.DirectiveId] = new PendingDirective(d.DirectiveId, d.Node, d.Kind, d.Term, stamp.At, d.ExpiresAt);
+                PendingDirectives[d.DirectiveId] = new PendingDirective(d.DirectiveId, d.Node, d.Kind, d.Term, stamp.At, d.ExpiresAt, d.CorrelationId);
+                if (RollingRestart is { } rolling && d.CorrelationId == rolling.Id)
+                    RollingRestart = rolling with { Node = d.Node, Kind = d.Kind, Directive = d.DirectiveId, Outcome = null };
                 if (Switchover is { } switching && d.CorrelationId == switching.Id)
                 {
                     Switchover = d.Kind switch
@@ -346,21 +449,33 @@ public sealed class ClusterState
             case DirectiveSucceeded s:
                 PendingDirectives.Remove(s.DirectiveId);
                 RecordOutcome(s.DirectiveId, "succeeded");
+                if (RollingRestart is { } restarted && restarted.Directive == s.DirectiveId)
+                    RollingRestart = restarted with { Outcome = "succeeded", Restarted = restarted.Kind == DirectiveKind.Restart ? [.. restarted.Restarted, s.Node] : restarted.Restarted };
                 if (Switchover is { } demoted && demoted.DemoteDirective == s.DirectiveId) Switchover = demoted with { DemoteDetail = s.Detail };
                 break;
             case DirectiveFailed f:
+                ParametersFailed(f.DirectiveId, f.Error, stamp);
                 PendingDirectives.Remove(f.DirectiveId);
                 RecordOutcome(f.DirectiveId, "failed: " + f.Error);
                 break;
             case DirectiveExpired x:
+                ParametersFailed(x.DirectiveId, x.Reason, stamp);
                 PendingDirectives.Remove(x.DirectiveId);
                 RecordOutcome(x.DirectiveId, "expired: " + x.Reason);
                 break;
         }
     }
 
+    /// <summary>An APPLY_CONFIG of a parameters rollout that failed or expired: counted on its node (the coordinator waits longer before the next).</summary>
+    private void ParametersFailed(string directiveId, string error, EventStamp stamp)
+    {
+        if (PendingDirectives.GetValueOrDefault(directiveId) is { Kind: DirectiveKind.ApplyConfig, CorrelationId: { } correlation } pending && ParameterDirective.IsRollout(correlation))
+            Touch(pending.Node, stamp, n => (n.ParametersFailures, n.ParametersError, n.ParametersFailedAt) = (n.ParametersFailures + 1, error, stamp.At));
+    }
+
     private void RecordOutcome(string directiveId, string outcome)
     {
+        if (RollingRestart is { } rolling && rolling.Directive == directiveId && outcome != "succeeded") RollingRestart = rolling with { Outcome = outcome };
         if (Switchover is { } switching)
         {
             if (switching.CheckpointDirective == directiveId) Switchover = switching with { CheckpointOutcome = outcome };
