@@ -25,13 +25,18 @@ public static class PghaCli
           attach     bring a detached node back
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
+          member     list, remove or add members (pgha member remove NODE --config FILE)
           config     check a pgha.yaml (pgha config check --config FILE)
           version    print the version
 
         examples:
           pgha demo
           pgha demo status
+          pgha demo add-replica
+          pgha demo remove-node n4
           pgha demo destroy
+          pgha run --config n4.yaml                      # a new replica joins: base backup from the primary
+          pgha member remove n4 --config n1.yaml         # it leaves: its agent stops its PostgreSQL and exits
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
@@ -86,6 +91,8 @@ public static class PghaCli
                 return HA.Api.Operations.FailoverCommand.RunAsync(rest, output, stopping);
             case "switchover":
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
+            case "member":
+                return HA.Api.Operations.MemberCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach":
                 return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
             case "config":
