@@ -36,7 +36,13 @@ public static class ClusterMembership
     /// gives another address, a node removed earlier, a data directory that is a primary's; records NodeJoined
     /// for a new node. Returns the state after the join (or <paramref name="state"/> when already a member).
     /// </summary>
-    public static async Task<ClusterState> JoinAsync(WitnessStore witness, PghaConfig config, ClusterState state, string configFile, CancellationToken cancellationToken)
+    public static async Task<ClusterState> JoinAsync(WitnessStore witness, PghaConfig config, ClusterState state, string configFile, CancellationToken cancellationToken) =>
+        await MayJoinAsync(witness, config, state, configFile, cancellationToken)
+            ? await RecordJoinAsync(witness, config, Initiator.Agent(config.Node.Name), cancellationToken)
+            : state;
+
+    /// <summary>The checks of <see cref="JoinAsync"/> without recording anything: true when the node has to join, false when it is a member; throws when it may not run.</summary>
+    public static async Task<bool> MayJoinAsync(WitnessStore witness, PghaConfig config, ClusterState state, string configFile, CancellationToken cancellationToken)
     {
         var node = config.Node;
         if (state.Nodes.TryGetValue(node.Name, out var recorded))
@@ -44,7 +50,7 @@ public static class ClusterMembership
             if (recorded.Host != node.Host || recorded.Port != node.Port)
                 throw new OperatorError($"node.name: cluster {config.Cluster} already has a member {node.Name} at {recorded.Host}:{recorded.Port}, not {node.Host}:{node.Port} (node.host, node.port): " +
                     $"give this node another name, or remove the other first (pgha member remove {node.Name})");
-            return state;
+            return false;
         }
         if (await LastRemovalAsync(witness, config.Cluster, node.Name, cancellationToken) is { } removal)
             throw new OperatorError($"{node.Name} was removed from cluster {config.Cluster} ({Describe(removal)}): it does not join again by itself; " +
@@ -53,7 +59,7 @@ public static class ClusterMembership
         if (File.Exists(Path.Combine(data, "PG_VERSION")) && !File.Exists(Path.Combine(data, "standby.signal")))
             throw new OperatorError($"node.data_dir: {data} holds a PostgreSQL data directory that is not a standby (no standby.signal): a new member of cluster {config.Cluster} " +
                 "starts from a base backup of its primary; empty the directory (or set node.data_dir to an empty one) and start again");
-        return await RecordJoinAsync(witness, config, Initiator.Agent(node.Name), cancellationToken);
+        return true;
     }
 
     /// <summary>Appends NodeJoined for the node of <paramref name="config"/> (refused with the reason when it may not join).</summary>

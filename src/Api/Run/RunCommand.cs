@@ -131,13 +131,8 @@ internal sealed class RunningNode : IAsyncDisposable
 
         _witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         _close.Add(() => _witness.DisposeAsync());
-        // A node the log does not name yet joins before its agent acts (refused with the reason when it may not).
-        if (await ReadStateAsync(cancellationToken) is { } existing)
-        {
-            var joined = await ClusterMembership.JoinAsync(_witness, config, existing, _configFile, cancellationToken);
-            if (!existing.Nodes.ContainsKey(config.Node.Name))
-                _logger.LogInformation("pgha run: {Node} joined cluster {Cluster} at version {Version} as a replica ({Host}:{Port})", config.Node.Name, config.Cluster, joined.Version, config.Node.Host, config.Node.Port);
-        }
+        // A node the log does not name yet may join: refused here, before anything starts, when it may not.
+        var joining = await ReadStateAsync(cancellationToken) is { } existing && await ClusterMembership.MayJoinAsync(_witness, config, existing, _configFile, cancellationToken);
         _leases = await config.Lease.OpenAsync(cancellationToken);
         _close.Add(() => _leases.DisposeAsync());
 
@@ -156,7 +151,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Failsafe = config.Lease.Failsafe,
             StateDirectory = Path.Combine(settings.NodeDirectory, "agent"),
         }, _leases, ReadStateAsync, TimeProvider.System, _logs.CreateLogger("agent"))
-        { Watchdog = _watchdog, NotAMember = NotAMemberAsync };
+        { Watchdog = _watchdog };
         _close.Add(() => _agent.DisposeAsync());
         // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
         await _agent.TickAsync(cancellationToken);
@@ -190,6 +185,14 @@ internal sealed class RunningNode : IAsyncDisposable
             throw new OperatorError($"cannot start the directive queues in the witness database: {e.GetBaseException().Message}; check witness.connection_string", e);
         }
         _close.Add(async () => { await _host.StopAsync(CancellationToken.None); _host.Dispose(); });
+
+        // Recorded only now: from NodeJoined on, the coordinator may send directives to this node's queue, which listens.
+        _agent.NotAMember = NotAMemberAsync;
+        if (joining && await ReadStateAsync(cancellationToken) is { } current && !current.Nodes.ContainsKey(config.Node.Name))
+        {
+            var joined = await ClusterMembership.JoinAsync(_witness, config, current, _configFile, cancellationToken);
+            _logger.LogInformation("pgha run: {Node} joined cluster {Cluster} at version {Version} as a replica ({Host}:{Port})", config.Node.Name, config.Cluster, joined.Version, config.Node.Host, config.Node.Port);
+        }
     }
 
     /// <summary>Gossip follows the members the log names: a member that joined is heard, one that left is not.</summary>
