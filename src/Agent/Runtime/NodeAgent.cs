@@ -69,6 +69,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     private PrimaryLeaseHold? _hold;
     private bool _wasMember;
     private volatile bool _looping;
+    private long _directivesRun;
     private string? _slotsKeptFor;
 
     public NodeAgent(NodeAgentOptions options, ILeaseStore leases, Func<CancellationToken, Task<ClusterState?>> readState, TimeProvider time, ILogger? logger = null)
@@ -157,6 +158,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         await _nodeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            Interlocked.Increment(ref _directivesRun);
             var result = await Directives.RunAsync(envelope, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("{Kind} {Id} (term {Term}): {Outcome} in {Ms} ms: {Detail}", envelope.Directive.Kind, envelope.Directive.DirectiveId,
                 envelope.Directive.Term, result.Succeeded ? "succeeded" : "failed", (int)result.Duration.TotalMilliseconds, result.Detail);
@@ -228,6 +230,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     /// <summary>One round: probe, read the cluster state, act on what they say.</summary>
     public async Task TickAsync(CancellationToken cancellationToken)
     {
+        var directivesBefore = Interlocked.Read(ref _directivesRun);
         var peers = ProbePeersAsync(cancellationToken);
         var probe = await ProbeSelfAsync(cancellationToken).ConfigureAwait(false);
         var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
@@ -235,6 +238,9 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         if (!await _nodeLock.WaitAsync(0, cancellationToken).ConfigureAwait(false)) return; // a directive is running
         try
         {
+            // A directive ran since the probe (a PROMOTE, a FENCE): what the probe saw is stale; act next round.
+            // Seen under load: a node just promoted released its primary lease on a probe taken while it was a standby.
+            if (Interlocked.Read(ref _directivesRun) != directivesBefore) return;
             await ActAsync(state, probe, cancellationToken).ConfigureAwait(false);
         }
         finally
