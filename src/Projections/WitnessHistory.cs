@@ -171,7 +171,8 @@ public sealed partial class WitnessStore
         }
     }
 
-    private async Task<bool> EverMentionedAsync(string cluster, string node, CancellationToken cancellationToken)
+    /// <summary>Whether any event of <paramref name="cluster"/> ever concerned <paramref name="node"/> (a member now or before).</summary>
+    public async Task<bool> EverMentionedAsync(string cluster, string node, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(
             $"SELECT EXISTS (SELECT 1 FROM {Schema}.mt_events WHERE stream_id = @key AND (',' || (headers->>'nodes') || ',') LIKE '%,' || @node || ',%')");

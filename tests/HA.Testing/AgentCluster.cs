@@ -18,22 +18,65 @@ public sealed class AgentCluster : IAsyncDisposable
     private readonly Dictionary<string, PghaProcess> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
     private readonly FreePorts _gossipPorts;
+    private readonly Dictionary<string, string> _configs;
+    private readonly Dictionary<string, (PostgresInstance Instance, FreePorts Ports, OrphanGuard Guard)> _added = new(StringComparer.Ordinal);
 
     private AgentCluster(TestCluster cluster, FreePorts gossipPorts, LocalAgentSettings settings, IReadOnlyDictionary<string, string> configs, WitnessStore witness)
     {
         Cluster = cluster;
         _gossipPorts = gossipPorts;
         Settings = settings;
-        Configs = configs;
+        _configs = new Dictionary<string, string>(configs, StringComparer.Ordinal);
         Witness = witness;
     }
 
     public TestCluster Cluster { get; }
     public LocalAgentSettings Settings { get; }
-    public IReadOnlyDictionary<string, string> Configs { get; }
+    public IReadOnlyDictionary<string, string> Configs => _configs;
     public WitnessStore Witness { get; }
     public string Name => Cluster.Cluster.Topology.ClusterName;
-    public IEnumerable<string> Nodes => Cluster.Cluster.Nodes.Select(n => n.Settings.Name);
+
+    /// <summary>The nodes the cluster was built with, then those prepared with <see cref="PrepareNodeAsync"/>.</summary>
+    public IEnumerable<string> Nodes => Cluster.Cluster.Nodes.Select(n => n.Settings.Name).Concat(_added.Keys);
+
+    /// <summary>A node's PostgreSQL, whether the cluster was built with it or it was added later.</summary>
+    public PostgresInstance Instance(string node) => _added.TryGetValue(node, out var added) ? added.Instance : Cluster.Cluster.Node(node);
+
+    /// <summary>
+    /// Writes the pgha.yaml of a node that is not part of the cluster yet (free PostgreSQL and gossip
+    /// ports, an empty node directory next to the others; its members: every node and itself), as an
+    /// operator adding a replica would; <see cref="StartAgent"/> then runs it. Its PostgreSQL is stopped
+    /// on dispose (and by an orphan guard if the test process dies).
+    /// </summary>
+    public async Task<string> PrepareNodeAsync(string name)
+    {
+        var ports = FreePorts.Reserve(2);
+        var local = Cluster.Cluster;
+        var topology = local.Topology with { Nodes = [.. local.Topology.Nodes, .. _added.Select(a => new LocalNodeSpec(a.Key, a.Value.Instance.Settings.Port)), new LocalNodeSpec(name, ports.Ports[0])] };
+        var grown = await LocalCluster.OpenAsync(local.Directory, topology, local.Credentials, new LocalClusterOptions { BinDirectory = local.Binaries.BinDirectory }, default, preflight: false);
+        var gossip = Settings.GossipPorts.Concat(_added.Values.Select(a => a.Ports.Ports[1])).Append(ports.Ports[1]).ToList();
+        var path = LocalAgentConfig.PathFor(grown, name);
+        await File.WriteAllTextAsync(path, LocalAgentConfig.Render(grown, Settings with { GossipPorts = gossip }, name));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var instance = grown.Node(name);
+        // The fixture's nodes take their settings (max_connections among them) from the file pgha manages,
+        // which the new node's agent writes without them; a base backup copies postgresql.auto.conf, so
+        // the new node runs with the same settings — a standby with fewer connections than its primary stops replaying.
+        var primary = Instance((await StateAsync())?.Primary ?? local.CurrentPrimary().Settings.Name);
+        foreach (var (key, value) in primary.Settings.Parameters)
+            await NodeSql.ExecuteAsync(primary.Settings, $"ALTER SYSTEM SET {key} = '{value.Replace("'", "''", StringComparison.Ordinal)}'", default);
+        var guard = OrphanGuard.Arm(StopScript(instance), Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
+        _added[name] = (instance, ports, guard);
+        _configs[name] = path;
+        return path;
+    }
+
+    private string StopScript(PostgresInstance instance)
+    {
+        var data = "'" + instance.Settings.DataDirectory.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var runAs = Cluster.Cluster.OsUser.RunAs is null ? "" : $"runuser -u {Cluster.Cluster.OsUser.RunAs} -- ";
+        return $"if [ -f {data}/postmaster.pid ]; then {runAs}'{Cluster.Cluster.Binaries.Path("pg_ctl")}' stop -D {data} -m immediate -w -t 30 -s || kill -9 \"$(head -1 {data}/postmaster.pid)\"; fi\n";
+    }
 
     /// <summary>Builds the cluster and starts an agent per node (unless <paramref name="startAgents"/> is false).</summary>
     public static async Task<AgentCluster> StartAsync(Func<LocalAgentSettings, LocalAgentSettings>? configure = null, int nodes = 3, bool startAgents = true)
@@ -67,7 +110,7 @@ public sealed class AgentCluster : IAsyncDisposable
 
     /// <summary>A connection string reaching <paramref name="node"/>'s PostgreSQL directly, as a client would.</summary>
     public string ConnectionString(string node) =>
-        $"Host={Cluster.Cluster.Topology.ListenAddress};Port={Cluster.Cluster.Node(node).Settings.Port};Username=postgres;Password={Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres";
+        $"Host={Cluster.Cluster.Topology.ListenAddress};Port={Instance(node).Settings.Port};Username=postgres;Password={Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres";
 
     public IReadOnlyDictionary<string, string> ConnectionStrings => Nodes.ToDictionary(n => n, ConnectionString, StringComparer.Ordinal);
 
@@ -77,6 +120,9 @@ public sealed class AgentCluster : IAsyncDisposable
         if (running is not null) _logs[node] = _logs.GetValueOrDefault(node, "") + running.Output + running.Error;
         return _agents[node] = PghaProcess.Start("run", "--config", Configs[node]);
     }
+
+    /// <summary>The last agent process started for <paramref name="node"/>.</summary>
+    public PghaProcess Agent(string node) => _agents[node];
 
     /// <summary>Waits until every running agent has finished starting (its queues listen, its loops run).</summary>
     public async Task WaitForAgentsStartedAsync(TimeSpan timeout)
@@ -96,7 +142,7 @@ public sealed class AgentCluster : IAsyncDisposable
     /// <summary>kill -9 of the node's postmaster.</summary>
     public void KillPostgres(string node)
     {
-        var pid = Cluster.Cluster.Node(node).ServerProcessId() ?? throw new InvalidOperationException($"PostgreSQL of {node} is not running");
+        var pid = Instance(node).ServerProcessId() ?? throw new InvalidOperationException($"PostgreSQL of {node} is not running");
         Process.GetProcessById(pid).Kill();
     }
 
@@ -174,6 +220,13 @@ public sealed class AgentCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var agent in _agents.Values) await agent.DisposeAsync();
+        foreach (var (instance, ports, guard) in _added.Values)
+        {
+            try { await instance.StopAsync(StopMode.Immediate, CancellationToken.None); }
+            catch (HA.Core.Errors.OperatorError) { guard.Fire(); }
+            guard.Dispose();
+            ports.Dispose();
+        }
         await Witness.DisposeAsync();
         _gossipPorts.Dispose();
         await Cluster.DisposeAsync();

@@ -11,9 +11,10 @@ namespace HA.Agent.Gossip;
 /// <summary>
 /// One agent's end of the gossip: every interval it sends its current heartbeat, authenticated with the
 /// cluster secret, to each peer over UDP, and it keeps the latest heartbeat accepted from each peer.
-/// A datagram is accepted only with a valid MAC, for this cluster, from a configured peer's address,
-/// and newer (incarnation, sequence) than the last one accepted from that peer; anything else is
-/// dropped and counted by reason.
+/// A datagram is accepted only with a valid MAC, for this cluster, from a peer's address, and newer
+/// (incarnation, sequence) than the last one accepted from that peer; anything else is dropped and
+/// counted by reason. The peers are the configured ones until <see cref="UpdatePeers"/> replaces them
+/// (a member that joined or left the cluster).
 /// </summary>
 public sealed class GossipNode : IAsyncDisposable
 {
@@ -24,7 +25,9 @@ public sealed class GossipNode : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Socket _socket;
-    private readonly Dictionary<string, IPAddress> _peerAddresses;
+    private readonly Lock _latestWrite = new();
+    private volatile IReadOnlyDictionary<string, IPEndPoint> _peers;
+    private volatile IReadOnlyDictionary<string, IPAddress> _peerAddresses;
     private readonly CancellationTokenSource _stop = new();
     // One heartbeat at a time, so sequence numbers leave this node in order.
     private readonly SemaphoreSlim _sending = new(1, 1);
@@ -41,6 +44,7 @@ public sealed class GossipNode : IAsyncDisposable
         _time = time;
         _logger = logger;
         _socket = socket;
+        _peers = new Dictionary<string, IPEndPoint>(options.Peers, StringComparer.Ordinal);
         _peerAddresses = options.Peers.ToDictionary(p => p.Key, p => Normalize(p.Value.Address), StringComparer.Ordinal);
         Incarnation = NextIncarnation(time);
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -77,6 +81,39 @@ public sealed class GossipNode : IAsyncDisposable
         node._logger.LogInformation("Gossip of {Node} ({Cluster}) on {Bind} to {Peers} every {Interval} ms, incarnation {Incarnation}",
             options.Node, options.Cluster, node.LocalEndPoint, string.Join(", ", options.Peers.Keys), options.Interval.TotalMilliseconds, node.Incarnation);
         return node;
+    }
+
+    /// <summary>The peers heartbeats go to and are accepted from, now.</summary>
+    public IReadOnlyDictionary<string, IPEndPoint> Peers => _peers;
+
+    /// <summary>
+    /// Replaces the peers (a member joined or left): heartbeats go to the new set at once, a removed
+    /// peer's heartbeats are dropped as from an unknown sender and its last one is forgotten. A peer of
+    /// another address family than the bound socket is skipped with a warning.
+    /// </summary>
+    public void UpdatePeers(IReadOnlyDictionary<string, IPEndPoint> peers)
+    {
+        var usable = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
+        foreach (var (peer, endpoint) in peers)
+        {
+            if (string.Equals(peer, _options.Node, StringComparison.OrdinalIgnoreCase)) continue;
+            if (!_options.Bind.Address.Equals(IPAddress.IPv6Any) && endpoint.AddressFamily != _options.Bind.AddressFamily)
+            {
+                _logger.LogWarning("Gossip of {Node}: peer {Peer} at {Endpoint} cannot be reached from {Bind}: not gossiping with it", Node, peer, endpoint, _options.Bind);
+                continue;
+            }
+            usable[peer] = endpoint;
+        }
+        var before = _peers;
+        lock (_latestWrite)
+        {
+            _peerAddresses = usable.ToDictionary(p => p.Key, p => Normalize(p.Value.Address), StringComparer.Ordinal);
+            _peers = usable;
+            var latest = Volatile.Read(ref _latest);
+            Volatile.Write(ref _latest, latest.RemoveRange(latest.Keys.Where(k => !usable.ContainsKey(k))));
+        }
+        _logger.LogInformation("Gossip of {Node}: peers now {Peers} (added: {Added}; removed: {Removed})", Node, string.Join(", ", usable.Keys.Order(StringComparer.Ordinal)),
+            string.Join(", ", usable.Keys.Except(before.Keys).DefaultIfEmpty("none")), string.Join(", ", before.Keys.Except(usable.Keys).DefaultIfEmpty("none")));
     }
 
     /// <summary>Sends a heartbeat now, outside the interval: for a change the peers should learn at once.</summary>
@@ -168,7 +205,7 @@ public sealed class GossipNode : IAsyncDisposable
                 _logger.LogError(e, "Gossip of {Node}: heartbeat skipped, its state could not be taken or encoded", Node);
                 return;
             }
-            foreach (var (peer, endpoint) in _options.Peers)
+            foreach (var (peer, endpoint) in _peers)
             {
                 try
                 {
@@ -253,16 +290,21 @@ public sealed class GossipNode : IAsyncDisposable
             Reject(GossipRejection.WrongSource, source, heartbeat.Node);
             return;
         }
-        var latest = Volatile.Read(ref _latest);
-        var previous = latest.GetValueOrDefault(heartbeat.Node);
-        if (previous is not null && !IsNewer(heartbeat, previous.Heartbeat))
-        {
-            Reject(GossipRejection.Replay, source, heartbeat.Node);
-            return;
-        }
+        ReceivedHeartbeat? previous;
         var received = new ReceivedHeartbeat(heartbeat, receivedAt, receivedTimestamp);
-        // Only this loop writes, so a plain swap publishes the new snapshot.
-        Volatile.Write(ref _latest, latest.SetItem(heartbeat.Node, received));
+        lock (_latestWrite)
+        {
+            // Checked again under the lock: a peer removed meanwhile stays removed.
+            if (!_peerAddresses.ContainsKey(heartbeat.Node)) return;
+            var latest = Volatile.Read(ref _latest);
+            previous = latest.GetValueOrDefault(heartbeat.Node);
+            if (previous is not null && !IsNewer(heartbeat, previous.Heartbeat))
+            {
+                Reject(GossipRejection.Replay, source, heartbeat.Node);
+                return;
+            }
+            Volatile.Write(ref _latest, latest.SetItem(heartbeat.Node, received));
+        }
         Counters.CountReceived();
         if (previous is null || previous.Heartbeat.Incarnation != heartbeat.Incarnation)
         {

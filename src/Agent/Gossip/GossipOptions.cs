@@ -9,6 +9,9 @@ public sealed record GossipOptions
     /// <summary>HMAC-SHA256 keys shorter than this are too easy to guess.</summary>
     public const int MinimumSecretBytes = 16;
 
+    /// <summary>gossip_port when pgha.yaml does not give one.</summary>
+    public const int DefaultPort = 7433;
+
     public required string Cluster { get; init; }
 
     /// <summary>This agent's node name, as its peers know it.</summary>

@@ -25,7 +25,12 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
 
     private static readonly TimeSpan ServerTimeout = TimeSpan.FromSeconds(90);
 
+    private volatile IReadOnlyList<string>? _hbaNetworks;
+
     public NodeSettings Settings => settings;
+
+    /// <summary>The networks pg_hba.conf lets in over TCP: the settings' until <see cref="AllowNetworksAsync"/> replaced them.</summary>
+    public IReadOnlyList<string> HbaNetworks => _hbaNetworks ?? settings.HbaNetworks;
 
     public bool DataDirectoryExists => File.Exists(Path.Combine(settings.DataDirectory, "PG_VERSION"));
 
@@ -123,10 +128,29 @@ public sealed class PostgresInstance(NodeSettings settings, PostgresBinaries bin
         if (!existing.Contains(include, StringComparison.Ordinal))
             await File.AppendAllTextAsync(postgresqlConf, $"\n# Managed node settings (pgha)\n{include}\n", cancellationToken).ConfigureAwait(false);
 
+        await WriteHbaAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lets exactly <paramref name="networks"/> in over TCP (a member joined from another host): rewrites
+    /// pg_hba.conf and reloads a running server when they changed; true when they did.
+    /// </summary>
+    public async Task<bool> AllowNetworksAsync(IReadOnlyList<string> networks, CancellationToken cancellationToken)
+    {
+        if (HbaNetworks.Order(StringComparer.Ordinal).SequenceEqual(networks.Order(StringComparer.Ordinal), StringComparer.Ordinal)) return false;
+        _hbaNetworks = [.. networks];
+        if (!DataDirectoryExists) return true;
+        await WriteHbaAsync(cancellationToken).ConfigureAwait(false);
+        if (ServerProcessId() is not null) await ReloadAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task WriteHbaAsync(CancellationToken cancellationToken)
+    {
         var hba = new StringBuilder("# Written by pgha. TYPE DATABASE USER ADDRESS METHOD\n")
             .Append("local all all trust\n")
             .Append("local replication all trust\n");
-        foreach (var network in settings.HbaNetworks)
+        foreach (var network in HbaNetworks)
         {
             hba.Append("host all all ").Append(network).Append(" scram-sha-256\n");
             hba.Append("host replication ").Append(settings.ReplicationUser).Append(' ').Append(network).Append(" scram-sha-256\n");

@@ -32,6 +32,9 @@ public sealed record NodeAgentOptions
     /// <summary>Where the agent keeps what must survive its restart (the directive gate).</summary>
     public required string StateDirectory { get; init; }
 
+    /// <summary>The members as the log names them, updated from every state read (usually also <see cref="NodeAgentContext.Peers"/>).</summary>
+    public ClusterMembers? Members { get; init; }
+
     public string Node => Context.Instance.Settings.Name;
 }
 
@@ -64,6 +67,10 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     private long _fencedInTerm;
     private bool _selfFenced;
     private PrimaryLeaseHold? _hold;
+    private bool _wasMember;
+    private volatile bool _looping;
+    private long _directivesRun;
+    private string? _slotsKeptFor;
 
     public NodeAgent(NodeAgentOptions options, ILeaseStore leases, Func<CancellationToken, Task<ClusterState?>> readState, TimeProvider time, ILogger? logger = null)
     {
@@ -84,6 +91,12 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     /// still before the lease could expire.
     /// </summary>
     public LeaseWatchdog? Watchdog { get; set; }
+
+    /// <summary>
+    /// Called (under the node lock) when the log exists and does not name this node: with false while it
+    /// has never been a member in this run (it has to join), with true once it was (it was removed).
+    /// </summary>
+    public Func<ClusterState, bool, CancellationToken, Task>? NotAMember { get; set; }
 
     /// <summary>The other agents' heartbeats, for the failsafe (set once gossip runs).</summary>
     public Func<IReadOnlyDictionary<string, ReceivedHeartbeat>>? PeerHeartbeats { get; set; }
@@ -145,6 +158,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         await _nodeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            Interlocked.Increment(ref _directivesRun);
             var result = await Directives.RunAsync(envelope, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("{Kind} {Id} (term {Term}): {Outcome} in {Ms} ms: {Detail}", envelope.Directive.Kind, envelope.Directive.DirectiveId,
                 envelope.Directive.Term, result.Succeeded ? "succeeded" : "failed", (int)result.Duration.TotalMilliseconds, result.Detail);
@@ -188,6 +202,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     /// <summary>The agent's loop: probe, read the log, act; until cancelled. The lease is released and PostgreSQL left as it is.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        _looping = true;
         while (!cancellationToken.IsCancellationRequested)
         {
             var started = _time.GetTimestamp();
@@ -215,6 +230,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     /// <summary>One round: probe, read the cluster state, act on what they say.</summary>
     public async Task TickAsync(CancellationToken cancellationToken)
     {
+        var directivesBefore = Interlocked.Read(ref _directivesRun);
         var peers = ProbePeersAsync(cancellationToken);
         var probe = await ProbeSelfAsync(cancellationToken).ConfigureAwait(false);
         var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
@@ -222,6 +238,9 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         if (!await _nodeLock.WaitAsync(0, cancellationToken).ConfigureAwait(false)) return; // a directive is running
         try
         {
+            // A directive ran since the probe (a PROMOTE, a FENCE): what the probe saw is stale; act next round.
+            // Seen under load: a node just promoted released its primary lease on a probe taken while it was a standby.
+            if (Interlocked.Read(ref _directivesRun) != directivesBefore) return;
             await ActAsync(state, probe, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -303,6 +322,17 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     private async Task ActAsync(ClusterState? state, NodeState? probe, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        if (state is not null && _options.Members is { } members && members.Update(state))
+        {
+            // A member joined from another host: this server may be its upstream or rewind source.
+            if (await Instance.AllowNetworksAsync(members.HbaNetworks(), cancellationToken).ConfigureAwait(false))
+                _logger.LogInformation("Agent {Node}: pg_hba.conf lets in {Networks}", Node, string.Join(", ", Instance.HbaNetworks));
+        }
+        if (state is not null && !state.Nodes.ContainsKey(Node) && NotAMember is { } notAMember)
+        {
+            await notAMember(state, _wasMember, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (state is null || !state.Nodes.TryGetValue(Node, out var me))
         {
             // Not bootstrapped yet (or not a member): bring up what this node has, the coordinator records it.
@@ -312,6 +342,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
             return;
         }
 
+        _wasMember = true;
         long promotedInTerm, fencedInTerm;
         DateTimeOffset? downSince;
         lock (_gate) (promotedInTerm, fencedInTerm, downSince) = (_promotedInTerm, _fencedInTerm, _downSince);
@@ -337,7 +368,9 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
                     var how = await PostgresFence.FenceAsync(Instance, cancellationToken).ConfigureAwait(false);
                     lock (_gate) { _fencedInTerm = Math.Max(_fencedInTerm, state.Term); _detail = $"fenced: the primary lease is held by {holder.Holder} ({how})"; }
                 }
+                return;
             }
+            if (primaryByLog) await KeepSlotsAsync(state, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -358,6 +391,13 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
         {
             lock (_gate) _detail = $"former primary: waiting to be rejoined to {state.Primary} (rewind)";
             await ReleasePrimaryLeaseAsync().ConfigureAwait(false);
+            return;
+        }
+        if (!primaryByLog && NeedsBaseBackup)
+        {
+            // Not in the round before gossip starts: the peers hear this node (taking a base backup) meanwhile.
+            if (_looping && now - _lastStartAttempt > ReplicaRestartEvery) await CloneFromPrimaryAsync(state, cancellationToken).ConfigureAwait(false);
+            else lock (_gate) _detail = $"no data directory yet: a base backup from {state.Primary ?? "the primary"} follows";
             return;
         }
         if (!primaryByLog)
@@ -391,6 +431,69 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
                 within ? "fenced or failing over" : $"primary_restart_timeout {_options.PrimaryRestartTimeout.TotalSeconds:0.#} s passed");
         }
         lock (_gate) _detail = "primary PostgreSQL is down; waiting for the coordinator";
+    }
+
+    /// <summary>Marks a base backup under way: one interrupted (the agent killed) is started again from scratch.</summary>
+    private string CloneMarker => Path.Combine(_options.StateDirectory, "base-backup-in-progress");
+
+    /// <summary>
+    /// A replica without a data directory (a new member, or a node whose disk was replaced), or with the
+    /// remains of a base backup that was interrupted. A directory holding something else is never touched
+    /// (<c>pgha run</c> refuses to start on one).
+    /// </summary>
+    private bool NeedsBaseBackup =>
+        File.Exists(CloneMarker)
+        || (!Instance.DataDirectoryExists && (!Directory.Exists(Instance.Settings.DataDirectory) || !Directory.EnumerateFileSystemEntries(Instance.Settings.DataDirectory).Any()));
+
+    /// <summary>Takes a base backup from the primary the log names (pg_basebackup through this node's own slot), then starts as its standby.</summary>
+    private async Task CloneFromPrimaryAsync(ClusterState state, CancellationToken cancellationToken)
+    {
+        _lastStartAttempt = _time.GetUtcNow();
+        if (state.Primary is not { } primary || !_options.Context.Peers.TryGetValue(primary, out var source))
+        {
+            lock (_gate) _detail = "no data directory yet: waiting for a primary to take a base backup from";
+            return;
+        }
+        lock (_gate) _detail = $"taking a base backup from {primary}";
+        _logger.LogInformation("Agent {Node}: no data directory: taking a base backup from the primary {Primary} ({Host}:{Port}) through slot {Slot}",
+            Node, primary, source.Host, source.Port, Instance.Settings.SlotName);
+        await File.WriteAllTextAsync(CloneMarker, $"{primary}\n", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Instance.ReinitializeAsync(source, _options.Context.Credentials, cancellationToken).ConfigureAwait(false);
+            File.Delete(CloneMarker);
+            lock (_gate) _detail = null;
+            _logger.LogInformation("Agent {Node}: base backup from {Primary} done; streaming from it", Node, primary);
+        }
+        catch (PostgresCommandFailed e)
+        {
+            lock (_gate) _detail = e.Message;
+            _logger.LogWarning("Agent {Node}: base backup from {Primary} failed: {Error}", Node, primary, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The primary keeps a replication slot for every other member (a member that joined included) and
+    /// drops the pgha slots of nodes that left. Done again when the members change, or while a slot of a
+    /// removed node is still in use.
+    /// </summary>
+    private async Task KeepSlotsAsync(ClusterState state, CancellationToken cancellationToken)
+    {
+        var others = state.Nodes.Keys.Where(n => n != Node).ToList();
+        var key = $"{state.PrimaryTerm}:{string.Join(",", others)}";
+        if (key == _slotsKeptFor) return;
+        try
+        {
+            await NodeSql.EnsureSlotsAsync(Instance.Settings, others, cancellationToken).ConfigureAwait(false);
+            var (dropped, inUse) = await NodeSql.DropSlotsOfNonMembersAsync(Instance.Settings, state.Nodes.Keys, cancellationToken).ConfigureAwait(false);
+            foreach (var slot in dropped) _logger.LogInformation("Agent {Node}: dropped replication slot {Slot}: its node is no longer a member", Node, slot);
+            // A removed node's standby may still stream for a moment: keep trying until its slot is free.
+            _slotsKeptFor = inUse.Count == 0 ? key : null;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogWarning("Agent {Node}: cannot keep the replication slots: {Error}", Node, e.GetBaseException().Message);
+        }
     }
 
     private async Task<bool> StartAsync(string why, CancellationToken cancellationToken)

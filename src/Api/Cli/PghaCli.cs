@@ -26,6 +26,7 @@ public static class PghaCli
           reinitialize  take a new base backup of a replica from the primary (pgha reinitialize --config FILE --node NODE)
           switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
           failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
+          member     list, remove or add members (pgha member remove NODE --config FILE)
           config     check a pgha.yaml (pgha config check --config FILE); cluster-wide PostgreSQL parameters
                      (pgha config set NAME=VALUE ... --config FILE, pgha config reset NAME, pgha config show)
           restart    restart nodes with parameters pending a restart, one at a time (pgha restart --rolling --config FILE)
@@ -34,9 +35,13 @@ public static class PghaCli
         examples:
           pgha demo
           pgha demo status
+          pgha demo add-replica
+          pgha demo remove-node n4
           pgha demo destroy
           pgha config set work_mem=64MB --config pgha.yaml
           pgha restart --rolling --config pgha.yaml
+          pgha run --config n4.yaml                      # a new replica joins: base backup from the primary
+          pgha member remove n4 --config n1.yaml         # it leaves: its agent stops its PostgreSQL and exits
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
@@ -93,6 +98,8 @@ public static class PghaCli
                 return HA.Api.Operations.SwitchoverCommand.RunAsync(rest, output, stopping);
             case "restart":
                 return HA.Api.Operations.RestartCommand.RunAsync(rest, output, stopping);
+            case "member":
+                return HA.Api.Operations.MemberCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach" or "reinitialize":
                 return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
             case "config":

@@ -22,6 +22,8 @@ public static class DemoCommand
         usage: pgha demo [--dir DIR] [--reset] [--nodes N] [--base-port PORT] [--topology FILE] [--pg-bin DIR]
                pgha demo status [--dir DIR] [--json]
                pgha demo destroy [--dir DIR]
+               pgha demo add-replica [--dir DIR] [--name NAME]
+               pgha demo remove-node NAME [--dir DIR] [--force]
 
         Creates under DIR (default ./.pgha-demo) a witness PostgreSQL and a cluster of N nodes (default 3:
         a primary and two streaming replicas), waits until every replica streams, prints the nodes with
@@ -39,12 +41,22 @@ public static class DemoCommand
 
         status               what runs, healthy or not (exit 0 when all healthy, 3 when not); --json for scripts
         destroy              stop everything the demo started and remove DIR
+        add-replica          add a node to the running demo: free ports, its pgha.yaml next to the others; the
+                             supervisor starts its agent, which joins the cluster and takes a base backup from
+                             the primary; waits until it streams and prints its connection string
+                             (--name NAME, default the next free nN)
+        remove-node NAME     take NAME out of the running demo: NodeLeft (refused for the primary and, without
+                             --force, the last replica that could take over), its agent stops its PostgreSQL
+                             and exits, the primary drops its slot; then its files are removed
 
         examples:
           pgha demo
           pgha demo --reset --nodes 5 --base-port 56000
           pgha demo --topology cluster.yaml
           pgha demo status --json
+          pgha demo add-replica
+          pgha demo add-replica --name reports
+          pgha demo remove-node n4
           pgha demo destroy
         """;
 
@@ -62,8 +74,12 @@ public static class DemoCommand
                 return await DemoStatusCommand.RunAsync(CommandLine.Parse("pgha demo status", rest, ["--dir"], ["--json"]), output, stopping);
             case "destroy":
                 return await DemoDestroyCommand.RunAsync(CommandLine.Parse("pgha demo destroy", rest, ["--dir"], []), output, stopping);
+            case "add-replica":
+                return await DemoAddReplicaCommand.RunAsync(CommandLine.Parse("pgha demo add-replica", rest, ["--dir", "--name"], []), output, stopping);
+            case "remove-node":
+                return await DemoRemoveNodeCommand.RunAsync(CommandLine.Parse("pgha demo remove-node", rest, ["--dir"], ["--force"]), output, stopping);
             default:
-                throw new HA.Core.Errors.UsageError($"unknown demo command '{sub}'; expected status or destroy (see 'pgha demo --help')");
+                throw new HA.Core.Errors.UsageError($"unknown demo command '{sub}'; expected status, destroy, add-replica or remove-node (see 'pgha demo --help')");
         }
     }
 
@@ -110,7 +126,7 @@ public static class DemoCommand
         if (state.GossipSecret is null) state = state with { GossipSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) };
         directory.Save(state);
         directory.WritePid();
-        using var guard = OrphanGuard.Arm(DemoAgents.KillScript(directory.Path) + cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(directory.Path, "orphan-guard.log"));
+        using var supervised = new Supervised(directory, state, cluster, options);
         DemoAgents? agents = null;
         var clock = Stopwatch.StartNew();
         cluster.Progress = step => output.WriteLine($"  {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture),6} s  {step}");
@@ -139,7 +155,7 @@ public static class DemoCommand
             output.WriteLine($"        kill -9 its agent too (pkill -9 -f {LocalAgentConfig.PathFor(cluster, cluster.CurrentPrimary().Settings.Name)}): a replica takes over.");
             output.WriteLine($"pgha demo is running. Ctrl-C stops it; the data stays in {directory.Path} ('pgha demo destroy' removes it).");
             await output.FlushAsync(stopping);
-            await SuperviseAsync(cluster, directory, snapshot, agents, witness, state.Cluster, recorded.Version, output, stopping);
+            await SuperviseAsync(supervised, snapshot, agents, witness, recorded.Version, output, stopping);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -155,23 +171,22 @@ public static class DemoCommand
             if (Directory.Exists(directory.Path))
             {
                 output.WriteLine("pgha demo: stopping every instance");
-                await cluster.StopAsync(StopMode.Fast, CancellationToken.None);
+                await supervised.Cluster.StopAsync(StopMode.Fast, CancellationToken.None);
                 directory.RemovePid();
                 output.WriteLine("pgha demo: stopped");
             }
-            guard.Disarm();
+            supervised.Guard.Disarm();
         }
         return 0;
     }
 
     /// <summary>The demo's agents use pgha's defaults but a shorter lease (10 s), so a lost node is replaced quickly.</summary>
-    private static LocalAgentSettings AgentSettings(DemoState state)
+    internal static LocalAgentSettings AgentSettings(DemoState state)
     {
-        var basePort = state.WitnessPort + 1000;
         return new LocalAgentSettings
         {
             GossipSecret = state.GossipSecret!,
-            GossipPorts = [.. state.Nodes.Select((_, i) => basePort + 1 + i)],
+            GossipPorts = state.GossipPorts,
             LeaseTtl = TimeSpan.FromSeconds(10),
             FenceMargin = TimeSpan.FromSeconds(3),
             PrimaryRestartTimeout = TimeSpan.FromSeconds(10),
@@ -198,13 +213,68 @@ public static class DemoCommand
         }
     }
 
-    /// <summary>Reports every change of a node's state and every event the agents record, and keeps the agents running, until stopped.</summary>
-    private static async Task SuperviseAsync(LocalCluster cluster, DemoDirectory directory, DemoSnapshot last, DemoAgents agents, WitnessStore witness, string clusterName, long version, TextWriter output, CancellationToken stopping)
+    /// <summary>
+    /// What the supervisor keeps running: the cluster as demo.json describes it and the orphan guard that stops
+    /// it if the supervisor dies. <c>pgha demo add-replica</c> and <c>remove-node</c> change demo.json; the
+    /// supervisor notices within a second, arms a guard for the new set of nodes and starts or lets go of agents.
+    /// </summary>
+    private sealed class Supervised : IDisposable
     {
+        private readonly DemoDirectory _directory;
+        private readonly LocalClusterOptions _options;
+
+        public Supervised(DemoDirectory directory, DemoState state, LocalCluster cluster, LocalClusterOptions options)
+        {
+            (_directory, _options, State, Cluster) = (directory, options, state, cluster);
+            Guard = ArmGuard(cluster);
+        }
+
+        public DemoState State { get; private set; }
+        public LocalCluster Cluster { get; private set; }
+        public OrphanGuard Guard { get; private set; }
+        public DemoDirectory Directory => _directory;
+
+        private OrphanGuard ArmGuard(LocalCluster cluster) =>
+            OrphanGuard.Arm(DemoAgents.KillScript(_directory.Path) + cluster.CleanupScript(StopMode.Fast, removeDirectory: false), Path.Combine(_directory.Path, "orphan-guard.log"));
+
+        /// <summary>Reads demo.json again; when its nodes changed, follows them and returns each node's pgha.yaml (rewritten: every member lists every node).</summary>
+        public async Task<IReadOnlyDictionary<string, string>?> ReloadAsync(CancellationToken cancellationToken)
+        {
+            DemoState now;
+            try
+            {
+                now = _directory.Load();
+            }
+            catch (Exception e) when (e is DemoError or IOException)
+            {
+                return null; // removed or unreadable for a moment: look again next round
+            }
+            if (now.Nodes.Select(n => (n.Name, n.Port)).SequenceEqual(State.Nodes.Select(n => (n.Name, n.Port)))) return null;
+            var cluster = await LocalCluster.OpenAsync(_directory.Path, now.Topology, now.Credentials, _options, cancellationToken, preflight: false);
+            var guard = ArmGuard(cluster);
+            Guard.Dispose();
+            (State, Cluster, Guard) = (now, cluster, guard);
+            return LocalAgentConfig.Write(cluster, AgentSettings(now));
+        }
+
+        public void Dispose() => Guard.Dispose();
+    }
+
+    /// <summary>Reports every change of a node's state and every event the agents record, and keeps the agents running, until stopped.</summary>
+    private static async Task SuperviseAsync(Supervised supervised, DemoSnapshot last, DemoAgents agents, WitnessStore witness, long version, TextWriter output, CancellationToken stopping)
+    {
+        var clusterName = supervised.State.Cluster;
         while (true)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+            if (await supervised.ReloadAsync(stopping) is { } configs)
+            {
+                output.WriteLine($"{DateTime.Now:HH:mm:ss} nodes now {string.Join(", ", configs.Keys)} ({supervised.Directory.StateFile} changed)");
+                await agents.SyncAsync(configs, stopping);
+            }
             await agents.SuperviseAsync(stopping);
+            var cluster = supervised.Cluster;
+            var directory = supervised.Directory;
             try
             {
                 var page = await witness.EventsAsync(clusterName, new HistoryFilter { AfterVersion = version, Limit = 100 }, stopping);

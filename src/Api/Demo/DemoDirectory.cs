@@ -22,13 +22,20 @@ public sealed record DemoState(
 
     public ClusterCredentials Credentials => new(SuperuserPassword, ReplicationPassword);
 
+    /// <summary>Gossip ports without a recorded one are the witness port + 1001, + 1002, … by position.</summary>
+    public IReadOnlyList<int> GossipPorts => [.. Nodes.Select((n, i) => n.GossipPort ?? WitnessPort + 1000 + 1 + i)];
+
+    /// <summary>Every node with its gossip port written down, so that adding or removing a node moves no other node's.</summary>
+    public DemoState WithGossipPorts() => this with { Nodes = [.. Nodes.Zip(GossipPorts, (n, port) => n with { GossipPort = port })] };
+
     public static DemoState From(LocalTopology topology, ClusterCredentials credentials, string? pgBin, DateTimeOffset now) =>
         new(topology.ClusterName, topology.ListenAddress, topology.WitnessPort,
             topology.Nodes.Select(n => new DemoStateNode(n.Name, n.Port)).ToList(),
             credentials.SuperuserPassword, credentials.ReplicationPassword, pgBin, now);
 }
 
-public sealed record DemoStateNode(string Name, int Port);
+/// <summary>One node of the demo; its agent's gossip port once fixed (older demos derive it from the node's position).</summary>
+public sealed record DemoStateNode(string Name, int Port, int? GossipPort = null);
 
 /// <summary>
 /// The demo's directory: <c>demo.json</c> (topology and passwords, mode 0600), <c>demo.pid</c> while a
@@ -70,11 +77,39 @@ public sealed class DemoDirectory(string path)
         }
     }
 
+    /// <summary>Writes demo.json whole (a new file renamed over the old), so a supervisor reading it never sees half of it.</summary>
     public void Save(DemoState state)
     {
         Directory.CreateDirectory(Path);
-        File.WriteAllText(StateFile, JsonSerializer.Serialize(state, Json));
-        File.SetUnixFileMode(StateFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var next = StateFile + ".new";
+        File.WriteAllText(next, JsonSerializer.Serialize(state, Json));
+        File.SetUnixFileMode(next, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(next, StateFile, overwrite: true);
+    }
+
+    /// <summary>
+    /// Holds the demo's membership lock while a node is added or removed (two at once would pick the same
+    /// name or ports); waits up to <paramref name="timeout"/> for another command to finish.
+    /// </summary>
+    public async Task<IDisposable> LockMembershipAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var file = System.IO.Path.Combine(Path, "membership.lock");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (clock.Elapsed < timeout)
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+            catch (IOException)
+            {
+                throw new DemoError($"another command is adding or removing a node in {Path} (it holds {file}); try again when it is done");
+            }
+        }
     }
 
     /// <summary>The pid of a live supervisor (<c>pgha demo</c>) for this directory, if one runs.</summary>

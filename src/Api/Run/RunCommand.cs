@@ -37,6 +37,15 @@ public static class RunCommand
         to be the coordinator. SIGTERM or Ctrl-C stops it: the leases are released and PostgreSQL is
         stopped (a primary's replicas take over).
 
+        A node the cluster's log does not name yet joins it (NodeJoined): list the existing members
+        and the node itself in FILE, leave node.data_dir empty, and the agent takes a base backup from
+        the current primary (through its own replication slot) and streams from it. Removed with
+        'pgha member remove', the agent stops its PostgreSQL and exits; it does not join again by itself.
+
+        examples:
+          pgha run --config /etc/pgha/pgha.yaml
+          pgha run --config n4.yaml          # a new replica: n4.yaml lists n1, n2, n3 and n4
+
         options:
           --config FILE        the node's pgha.yaml
           --log-level LEVEL    debug, information (default), warning or error
@@ -59,8 +68,9 @@ public static class RunCommand
             var other => throw new UsageError($"--log-level '{other}' is not one of debug, information, warning, error"),
         };
         var config = PghaConfig.Load(path).RequireRunnable(Path.GetFileName(path));
-        await using var node = await RunningNode.OpenAsync(config, level, stopping);
-        await node.RunAsync(keepPostgres: cli.Has("--keep-postgres"), stopping);
+        ClusterMembership.CheckDataDirectory(config);
+        await using var node = await RunningNode.OpenAsync(config, path, level, stopping);
+        if (await node.RunAsync(keepPostgres: cli.Has("--keep-postgres"), stopping) is { } ending) output.WriteLine($"pgha run: {ending}");
         return 0;
     }
 }
@@ -69,7 +79,10 @@ public static class RunCommand
 internal sealed class RunningNode : IAsyncDisposable
 {
     private readonly List<Func<ValueTask>> _close = [];
+    private readonly TaskCompletionSource<string> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PghaConfig _config = null!;
+    private string _configFile = "";
+    private ClusterMembers _members = null!;
     private ILoggerFactory _logs = null!;
     private ILogger _logger = null!;
     private PostgresInstance _instance = null!;
@@ -80,9 +93,9 @@ internal sealed class RunningNode : IAsyncDisposable
     private IHost _host = null!;
     private LeaseWatchdog _watchdog = null!;
 
-    public static async Task<RunningNode> OpenAsync(PghaConfig config, LogLevel level, CancellationToken cancellationToken)
+    public static async Task<RunningNode> OpenAsync(PghaConfig config, string configFile, LogLevel level, CancellationToken cancellationToken)
     {
-        var node = new RunningNode { _config = config };
+        var node = new RunningNode { _config = config, _configFile = configFile };
         try
         {
             await node.OpenPartsAsync(level, cancellationToken);
@@ -110,14 +123,16 @@ internal sealed class RunningNode : IAsyncDisposable
             NodeDirectory = Path.GetFullPath(config.DataDirectory),
             Port = config.Node.Port,
             ListenAddress = config.Node.Host,
-            HbaNetworks = [.. config.Members.Select(m => HostNetwork(m.Host)).Append("127.0.0.1/32").Append("::1/128").Distinct()],
+            HbaNetworks = [.. config.Members.Select(m => ClusterMembers.HostNetwork(m.Host)).Append("127.0.0.1/32").Append("::1/128").Distinct()],
         };
         _instance = new PostgresInstance(settings, binaries, osUser);
         var credentials = new ClusterCredentials(config.SuperuserPassword!, config.ReplicationPassword!);
-        var peers = config.Members.ToDictionary(m => m.Name, m => new ReplicationSource(m.Host, m.Port), StringComparer.Ordinal);
+        _members = new ClusterMembers(config.Members.ToDictionary(m => m.Name, m => new MemberAddress(m.Host, m.Port, m.GossipPort), StringComparer.Ordinal));
 
         _witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
         _close.Add(() => _witness.DisposeAsync());
+        // A node the log does not name yet may join: refused here, before anything starts, when it may not.
+        var joining = await ReadStateAsync(cancellationToken) is { } existing && await ClusterMembership.MayJoinAsync(_witness, config, existing, _configFile, cancellationToken);
         _leases = await config.Lease.OpenAsync(cancellationToken);
         _close.Add(() => _leases.DisposeAsync());
 
@@ -128,7 +143,8 @@ internal sealed class RunningNode : IAsyncDisposable
         _agent = new NodeAgent(new NodeAgentOptions
         {
             Cluster = config.Cluster,
-            Context = new NodeAgentContext(_instance, credentials, peers),
+            Context = new NodeAgentContext(_instance, credentials, _members),
+            Members = _members,
             HealthInterval = config.HealthInterval,
             PrimaryRestartTimeout = config.Detection.PrimaryRestartTimeout,
             PrimaryLease = config.Lease.Timings,
@@ -152,6 +168,9 @@ internal sealed class RunningNode : IAsyncDisposable
         }, _agent.CurrentHeartbeat, TimeProvider.System, _logs.CreateLogger("gossip"));
         _close.Add(() => _gossip.DisposeAsync());
         _agent.PeerHeartbeats = () => _gossip.Latest;
+        _members.Changed += OnMembersChanged;
+        if (_agent.LastState is { } known) _members.Update(known);
+        OnMembersChanged(_members.Current);
 
         var parts = new AgentHost.Parts { Agent = _agent };
         _host = AgentHost.Build(config.WitnessConnectionString, config.WitnessSchema + "_wolverine", config.Cluster, config.Node.Name, config.Members.Select(m => m.Name), parts, level);
@@ -166,6 +185,58 @@ internal sealed class RunningNode : IAsyncDisposable
             throw new OperatorError($"cannot start the directive queues in the witness database: {e.GetBaseException().Message}; check witness.connection_string", e);
         }
         _close.Add(async () => { await _host.StopAsync(CancellationToken.None); _host.Dispose(); });
+
+        // Recorded only now: from NodeJoined on, the coordinator may send directives to this node's queue, which listens.
+        _agent.NotAMember = NotAMemberAsync;
+        if (joining && await ReadStateAsync(cancellationToken) is { } current && !current.Nodes.ContainsKey(config.Node.Name))
+        {
+            var joined = await ClusterMembership.JoinAsync(_witness, config, current, _configFile, cancellationToken);
+            _logger.LogInformation("pgha run: {Node} joined cluster {Cluster} at version {Version} as a replica ({Host}:{Port})", config.Node.Name, config.Cluster, joined.Version, config.Node.Host, config.Node.Port);
+        }
+    }
+
+    /// <summary>Gossip follows the members the log names: a member that joined is heard, one that left is not.</summary>
+    private void OnMembersChanged(IReadOnlyDictionary<string, MemberAddress> members)
+    {
+        if (_gossip is null) return;
+        var peers = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
+        foreach (var (name, member) in members.Where(m => m.Key != _config.Node.Name))
+        {
+            try
+            {
+                peers[name] = new IPEndPoint(Address(member.Host, $"members.{name}.host"), member.GossipPort);
+            }
+            catch (OperatorError e)
+            {
+                _logger.LogWarning("pgha run: not gossiping with {Peer}: {Error}", name, e.Message);
+            }
+        }
+        if (!peers.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_gossip.Peers.Keys) || peers.Any(p => !_gossip.Peers.TryGetValue(p.Key, out var was) || !was.Equals(p.Value)))
+            _gossip.UpdatePeers(peers);
+    }
+
+    /// <summary>The log exists and does not name this node: it joins (a cluster bootstrapped without it), or it was removed and stops.</summary>
+    private async Task NotAMemberAsync(HA.Core.State.ClusterState state, bool wasMember, CancellationToken cancellationToken)
+    {
+        if (_ended.Task.IsCompleted) return;
+        try
+        {
+            if (!wasMember)
+            {
+                var joined = await ClusterMembership.JoinAsync(_witness, _config, state, _configFile, cancellationToken);
+                _logger.LogInformation("pgha run: {Node} joined cluster {Cluster} at version {Version} as a replica", _config.Node.Name, _config.Cluster, joined.Version);
+                return;
+            }
+            var removal = await ClusterMembership.LastRemovalAsync(_witness, _config.Cluster, _config.Node.Name, cancellationToken);
+            var how = removal is null ? "it is no longer a member" : ClusterMembership.Describe(removal);
+            _logger.LogWarning("pgha run: {Node} was removed from cluster {Cluster} ({How}): stopping its PostgreSQL and exiting", _config.Node.Name, _config.Cluster, how);
+            await _instance.StopAsync(HA.Agent.Postgres.StopMode.Fast, cancellationToken);
+            _ended.TrySetResult($"{_config.Node.Name} was removed from cluster {_config.Cluster} ({how}): its PostgreSQL is stopped and this agent exits");
+        }
+        catch (OperatorError e)
+        {
+            _ended.TrySetException(e);
+        }
     }
 
     private async Task<HA.Core.State.ClusterState?> ReadStateAsync(CancellationToken cancellationToken)
@@ -180,7 +251,8 @@ internal sealed class RunningNode : IAsyncDisposable
         }
     }
 
-    public async Task RunAsync(bool keepPostgres, CancellationToken stopping)
+    /// <summary>Runs until stopped, or until this node is removed from the cluster (returns why) or may not join (throws).</summary>
+    public async Task<string?> RunAsync(bool keepPostgres, CancellationToken stopping)
     {
         var config = _config;
         _logger.LogInformation("pgha run: node {Node} of cluster {Cluster} ({Members} members), PostgreSQL {Host}:{Port}, lease {Backend} ttl {Ttl} s, primary_restart_timeout {Restart} s",
@@ -188,7 +260,7 @@ internal sealed class RunningNode : IAsyncDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         var outbox = new DirectiveOutbox(_host.Services.GetRequiredService<IWolverineRuntime>());
         var log = new WitnessClusterLog(_witness, config.Cluster, outbox);
-        var members = config.Members.Select(m => new NodeSpec(m.Name, m.Host, m.Port, m.FailoverPriority, m.NoFailover)).ToList();
+        var members = config.Members.Select(m => new NodeSpec(m.Name, m.Host, m.Port, m.FailoverPriority, m.NoFailover, m.GossipPort)).ToList();
         var coordinatorSettings = new CoordinatorSettings
         {
             Detection = config.Detection,
@@ -214,7 +286,7 @@ internal sealed class RunningNode : IAsyncDisposable
 
         try
         {
-            await Task.WhenAny(agentLoop, campaignLoop, Task.Delay(Timeout.Infinite, stopping)).ConfigureAwait(false);
+            await Task.WhenAny(agentLoop, campaignLoop, _ended.Task, Task.Delay(Timeout.Infinite, stopping)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) { }
         _logger.LogInformation("pgha run: stopping node {Node}", config.Node.Name);
@@ -226,12 +298,14 @@ internal sealed class RunningNode : IAsyncDisposable
         if (_changes is not null) await _changes.DisposeAsync();
         // A primary is always stopped: its lease is gone, so another node may be promoted.
         var primary = !File.Exists(Path.Combine(_instance.Settings.DataDirectory, "standby.signal"));
-        if (!keepPostgres || primary)
+        // A removed node's PostgreSQL is stopped whatever --keep-postgres says: it is no longer a member.
+        if (!keepPostgres || primary || _ended.Task.IsCompleted)
         {
             await _instance.StopAsync(HA.Agent.Postgres.StopMode.Fast, CancellationToken.None);
             _logger.LogInformation("pgha run: PostgreSQL of {Node} stopped", config.Node.Name);
         }
         _watchdog.Disarm();
+        return _ended.Task.IsCompleted ? await _ended.Task : null;
     }
 
     private WitnessChangeListener? _changes;
@@ -291,9 +365,6 @@ internal sealed class RunningNode : IAsyncDisposable
             throw new OperatorError($"{key}: cannot resolve '{host}': {e.Message}");
         }
     }
-
-    private static string HostNetwork(string host) =>
-        IPAddress.TryParse(host, out var address) ? $"{address}/{(address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32)}" : "samenet";
 
     public async ValueTask DisposeAsync()
     {

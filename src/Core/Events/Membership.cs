@@ -1,7 +1,10 @@
 namespace HA.Core.Events;
 
-/// <summary>A node as the cluster knows it: where it listens and how it may take part in failover.</summary>
-public sealed record NodeSpec(string Name, string Host, int Port, int FailoverPriority = 0, bool NoFailover = false);
+/// <summary>
+/// A node as the cluster knows it: where it listens and how it may take part in failover.
+/// <see cref="GossipPort"/> is where its agent hears heartbeats (0: not recorded, the peers' pgha.yaml or the default says).
+/// </summary>
+public sealed record NodeSpec(string Name, string Host, int Port, int FailoverPriority = 0, bool NoFailover = false, int GossipPort = 0);
 
 /// <summary>The cluster's first event: its first primary and the members it started with, at term 1.</summary>
 public sealed record ClusterBootstrapped(
@@ -17,7 +20,7 @@ public sealed record NodeJoined(NodeSpec Spec) : ClusterEvent, INodeEvent
     public string Node => Spec.Name;
 }
 
-/// <summary>A node stopped being a member.</summary>
+/// <summary>A node stopped being a member: its agent stops its PostgreSQL and exits, the primary drops its slot, the others stop hearing it.</summary>
 public sealed record NodeLeft(string Node, string Reason) : ClusterEvent, INodeEvent;
 
 /// <summary>Maintenance: the node leaves routing and candidacy until attached again.</summary>

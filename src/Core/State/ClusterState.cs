@@ -21,6 +21,9 @@ public sealed class NodeView
     public string Name { get; set; } = "";
     public string Host { get; set; } = "";
     public int Port { get; set; }
+
+    /// <summary>Where its agent hears gossip, when its NodeJoined recorded it (0: not recorded).</summary>
+    public int GossipPort { get; set; }
     public NodeRole Role { get; set; }
     public NodeHealth Health { get; set; }
     public string? HealthReason { get; set; }
@@ -174,7 +177,11 @@ public sealed class ClusterState
         {
             case NodeJoined joined:
                 if (Nodes.ContainsKey(joined.Node)) return $"node {joined.Node} is already a member of cluster {Cluster}";
+                if (Nodes.Values.FirstOrDefault(n => n.Host == joined.Spec.Host && n.Port == joined.Spec.Port) is { } same)
+                    return $"{joined.Spec.Host}:{joined.Spec.Port} is already member {same.Name}'s address in cluster {Cluster}";
                 return NodeSpecProblem(joined.Spec);
+            case NodeLeft left when Nodes.ContainsKey(left.Node):
+                return NodeLeftProblem(left);
             case INodeEvent about when !Nodes.ContainsKey(about.Node):
                 return $"unknown node '{about.Node}' in cluster {Cluster} (members: {string.Join(", ", Nodes.Keys)})";
         }
@@ -241,6 +248,15 @@ public sealed class ClusterState
         if (attached.FirstOrDefault(n => n.ParametersVersion < ParametersVersion) is { } behind)
             return $"{behind.Name} has not applied parameters version {ParametersVersion} yet (it is at {behind.ParametersVersion}): wait until pgha config show says every node applied it";
         if (attached.All(n => n.PendingRestart.Count == 0)) return "no node has a parameter pending restart: nothing to restart";
+        return null;
+    }
+
+    private string? NodeLeftProblem(NodeLeft left)
+    {
+        if (left.Node == Primary) return $"{left.Node} is the primary: switch over to another node before removing it";
+        if (Failover is { } failing && (failing.From == left.Node || failing.To == left.Node)) return $"{left.Node} takes part in failover {failing.Id}: wait until it ends";
+        if (Switchover is { } switching && (switching.From == left.Node || switching.To == left.Node)) return $"{left.Node} takes part in switchover {switching.Id}: wait until it ends or cancel it";
+        if (RequestedFailover?.To == left.Node) return $"a failover to {left.Node} was requested ({RequestedFailover.RequestId})";
         return null;
     }
 
@@ -317,6 +333,8 @@ public sealed class ClusterState
                 // One standby fewer, one acknowledgement fewer: the rest still cover every commit.
                 if (SynchronousStandbys.Remove(l.Node)) SynchronousNodeCount = Math.Max(0, SynchronousNodeCount - 1);
                 if (SynchronousNodeCount == 0) SynchronousStandbys.Clear();
+                // Nobody will answer its directives, and an answer or expiry about a non-member is refused.
+                foreach (var pending in PendingDirectives.Values.Where(d => d.Node == l.Node).ToList()) PendingDirectives.Remove(pending.DirectiveId);
                 if (Primary == l.Node) Primary = null;
                 break;
             case NodeDetached d:
@@ -502,6 +520,7 @@ public sealed class ClusterState
             Name = spec.Name,
             Host = spec.Host,
             Port = spec.Port,
+            GossipPort = spec.GossipPort,
             FailoverPriority = spec.FailoverPriority,
             NoFailover = spec.NoFailover,
             LastChangeVersion = stamp.Version,

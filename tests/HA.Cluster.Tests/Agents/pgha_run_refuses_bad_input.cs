@@ -57,5 +57,16 @@ public sealed class pgha_run_refuses_bad_input : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_directory, "n1")), "nothing is created");
     }
 
+    [Fact]
+    public async Task a_data_directory_holding_something_else_is_refused_before_anything_starts()
+    {
+        var data = Path.Combine(_directory, "n1", "data");
+        Directory.CreateDirectory(data);
+        await File.WriteAllTextAsync(Path.Combine(data, "notes.txt"), "not a database");
+        var (code, error) = await RunAsync(Valid);
+        Assert.Equal((1, $"pgha: node.data_dir: {data} is not empty and is not a PostgreSQL data directory (no PG_VERSION): pgha will not overwrite it; empty it or set node.data_dir to another directory"), (code, error));
+        Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(data).Select(Path.GetFileName));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
