@@ -112,6 +112,13 @@ public sealed class AgentCluster : IAsyncDisposable
     public string ConnectionString(string node) =>
         $"Host={Cluster.Cluster.Topology.ListenAddress};Port={Instance(node).Settings.Port};Username=postgres;Password={Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres";
 
+    /// <summary>The base URL of a node's HTTP endpoints (local clusters listen on the TCP port numbered as their gossip port).</summary>
+    public string ApiUrl(string node)
+    {
+        var index = Nodes.ToList().IndexOf(node);
+        return $"http://127.0.0.1:{Settings.GossipPorts[index]}";
+    }
+
     public IReadOnlyDictionary<string, string> ConnectionStrings => Nodes.ToDictionary(n => n, ConnectionString, StringComparer.Ordinal);
 
     public PghaProcess StartAgent(string node)

@@ -87,6 +87,8 @@ public static class LocalAgentConfig
             .AppendLine(CultureInfo.InvariantCulture, $"postgresql: {{ bin_dir: {Q(cluster.Binaries.BinDirectory)}, superuser_password: {Q(cluster.Credentials.SuperuserPassword)}, replication_password: {Q(cluster.Credentials.ReplicationPassword)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"witness: {{ connection_string: {Q(witness)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"gossip: {{ secret: {Q(settings.GossipSecret)} }}")
+            // The HTTP endpoints listen on the TCP port with the number of the node's (UDP) gossip port.
+            .AppendLine(CultureInfo.InvariantCulture, $"api: {{ listen: {Q(host + ":" + settings.GossipPorts[index])} }}")
             .AppendLine("lease:")
             .AppendLine(CultureInfo.InvariantCulture, $"  backend: {(settings.EtcdEndpoints is null ? "postgres" : "etcd")}")
             .AppendLine(CultureInfo.InvariantCulture, $"  ttl: {D(settings.LeaseTtl)}")

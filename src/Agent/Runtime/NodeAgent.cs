@@ -85,6 +85,9 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
 
     public DirectiveRunner Directives { get; }
 
+    /// <summary>When the loop last finished a round (probe, read the log, act): what /liveness reports.</summary>
+    public DateTimeOffset? LastRoundAt { get; private set; }
+
     /// <summary>
     /// The watchdog told of every primary lease renewal: it fences PostgreSQL half a fence margin after
     /// the renewal deadline this agent's own keeper acts on — a backstop for an agent too stalled to act,
@@ -209,6 +212,7 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
             try
             {
                 await TickAsync(cancellationToken).ConfigureAwait(false);
+                LastRoundAt = _time.GetUtcNow();
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.RegularExpressions;
 using HA.Agent.Lease;
 using HA.Agent.Postgres;
@@ -39,6 +40,9 @@ public sealed partial record PghaConfig
     public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
     public required IReadOnlyList<MemberConfig> Members { get; init; }
 
+    /// <summary>api.listen: where the node's HTTP endpoints listen (default 127.0.0.1:8008, as Patroni's REST API).</summary>
+    public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, 8008);
+
     /// <summary>replication.synchronous_mode (off | on | quorum), synchronous_node_count, synchronous_mode_strict.</summary>
     public SynchronousSettings Synchronous { get; init; } = new();
 
@@ -68,7 +72,8 @@ public sealed partial record PghaConfig
 
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
-        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "members"],
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "members"],
+        ["api"] = ["listen"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
         ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
@@ -227,6 +232,7 @@ public sealed partial record PghaConfig
                 NodeCount = Integer(v, "replication.synchronous_node_count", "", source, 1, 1000) ?? 1,
                 Strict = Boolean(v, "replication.synchronous_mode_strict", "", source) ?? false,
             },
+            ApiListen = v.TryGetValue("api.listen", out var listen) ? Endpoint(listen, "api.listen", source) : new IPEndPoint(IPAddress.Loopback, 8008),
             Members = all,
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
@@ -255,6 +261,11 @@ public sealed partial record PghaConfig
         var span = ParseDuration(text) ?? throw new OperatorError($"{source}: {key}: '{text}' is not a duration (use 500ms, 10s, 1m or 1h)");
         return span > TimeSpan.Zero || (zeroAllowed && span == TimeSpan.Zero) ? span : throw new OperatorError($"{source}: {key} must be longer than zero");
     }
+
+    private static IPEndPoint Endpoint(string text, string key, string source) =>
+        IPEndPoint.TryParse(text.Trim(), out var endpoint) && endpoint.Port > 0
+            ? endpoint
+            : throw new OperatorError($"{source}: {key}: '{text}' is not an address and port (use 127.0.0.1:8008, 0.0.0.0:8008 or [::1]:8008)");
 
     private static long? Size(IReadOnlyDictionary<string, string> v, string key, string source)
     {

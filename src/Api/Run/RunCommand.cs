@@ -156,6 +156,9 @@ internal sealed class RunningNode : IAsyncDisposable
         // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
         await _agent.TickAsync(cancellationToken);
 
+        var health = await HA.Api.Http.HealthServer.StartAsync(config.ApiListen, config.Node.Name, _agent, config.Lease.Ttl, cancellationToken);
+        _close.Add(() => health.DisposeAsync());
+
         _gossip = GossipNode.Start(new GossipOptions
         {
             Cluster = config.Cluster,

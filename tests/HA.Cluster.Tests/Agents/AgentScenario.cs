@@ -31,6 +31,29 @@ internal static class AgentScenario
         foreach (var node in agents.Nodes.Where(n => n != coordinator)) agents.StartAgent(node);
     }
 
+    /// <summary>
+    /// Waits until whichever node the log names primary has acknowledged <paramref name="count"/> writes: on a
+    /// loaded machine a new primary may lose its lease and be replaced once more, which is no violation
+    /// (the history checker judges that); the test goes on with the primary of the moment.
+    /// </summary>
+    public static async Task<string> WaitForWritesOnThePrimaryAsync(AgentCluster agents, WriteRecorder writes, int count)
+    {
+        var deadline = DateTimeOffset.UtcNow + Long;
+        while (true)
+        {
+            var primary = (await agents.StateAsync())?.Primary ?? throw new InvalidOperationException("the cluster has no primary");
+            try
+            {
+                await writes.WaitForAcknowledgedOnAsync(primary, count, TimeSpan.FromSeconds(20));
+                return primary;
+            }
+            catch (TimeoutException) when (DateTimeOffset.UtcNow < deadline)
+            {
+                // Replaced meanwhile (or not yet writing): look again at which node is primary.
+            }
+        }
+    }
+
     /// <summary>DESIGN §3 over the whole run: one writer, acknowledged writes kept (within <paramref name="allowedLoss"/>), the log's invariants.</summary>
     public static async Task<HistoryCheck> CheckAsync(AgentCluster agents, WriteRecorder writes, int allowedLoss)
     {

@@ -58,7 +58,7 @@ public sealed class a_partitioned_primary(ITestOutputHelper output)
 
             relays.Cut(CutMode.BlackHole);
             await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted while n1 is partitioned");
-            await writes.WaitForAcknowledgedOnAsync((await agents.StateAsync())!.Primary!, 20, AgentScenario.Long);
+            await AgentScenario.WaitForWritesOnThePrimaryAsync(agents, writes, 20);
             await Eventually.HoldsAsync(() => Task.FromResult(local.Node("n1").ServerProcessId()), pid => pid is null, TimeSpan.FromSeconds(30), $"n1 to have fenced itself (it cannot hear it was replaced)\n{agents.AgentLogs()}");
             var history = await agents.HistoryAsync();
             Assert.Contains("primary lease", ((NodeFenced)history.Single(e => e.Event is NodeFenced { Node: "n1" }).Event).How, StringComparison.Ordinal);

@@ -41,6 +41,20 @@ public sealed class a_paused_cluster(ITestOutputHelper output)
         Assert.Equal(("n1", 1L, true), (stillPaused.Primary, stillPaused.PrimaryTerm, stillPaused.Paused));
         Assert.DoesNotContain(await agents.HistoryAsync(), e => e.Event is FailoverStarted);
 
+        // Paused is not dead: every agent's /liveness stays 200 (Patroni's meaning), n1 is not ready.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var node in agents.Nodes)
+        {
+            var liveness = await http.GetAsync(agents.ApiUrl(node) + "/liveness");
+            var body = await liveness.Content.ReadAsStringAsync();
+            Assert.True(liveness.StatusCode == System.Net.HttpStatusCode.OK, $"{node}: {(int)liveness.StatusCode} {body}");
+            Assert.Contains("\"paused\":true", body, StringComparison.Ordinal);
+            using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, agents.ApiUrl(node) + "/liveness"));
+            Assert.Equal(System.Net.HttpStatusCode.OK, head.StatusCode);
+        }
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await http.GetAsync(agents.ApiUrl("n1") + "/readiness")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync(agents.ApiUrl("n2") + "/readiness")).StatusCode);
+
         var resumed = await PghaProcess.RunAsync("resume", "--config", agents.Configs["n3"]);
         Assert.Equal(0, resumed.ExitCode);
         var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "the failover once resumed");

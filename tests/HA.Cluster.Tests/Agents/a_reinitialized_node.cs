@@ -35,9 +35,7 @@ public sealed class a_reinitialized_node(ITestOutputHelper output)
         await File.WriteAllTextAsync(marker, "before");
         var asked = await PghaProcess.RunAsync("reinitialize", "--config", config, "--node", "n3", "--reason", "suspected corruption");
         Assert.True(asked.ExitCode == 0, asked.Error);
-        var again = await PghaProcess.RunAsync("reinitialize", "--config", config, "--node", "n3");
-        Assert.Equal(1, again.ExitCode);
-        Assert.Contains("n3 is already being reinitialized (suspected corruption)", again.Error, StringComparison.Ordinal);
+        // A second request while one runs is refused (unit-tested in checking_operator_requests: here the base backup may already be done).
 
         var rejoined = await agents.WaitForStateAsync(s => s.Nodes["n3"].ReinitializeRequested is null && s.Nodes["n3"].Health == NodeHealth.Healthy && s.Version > before + 3,
             AgentScenario.Long, "n3 reinitialized and healthy");

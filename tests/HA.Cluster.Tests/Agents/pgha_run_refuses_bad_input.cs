@@ -35,6 +35,9 @@ public sealed class pgha_run_refuses_bad_input : IDisposable
     [InlineData("{ name: n2, host: 127.0.0.1, port: 5433", "{ name: n2, host: 127.0.0.1, port: 5432", "pgha: pgha.yaml: members n1 and n2 share the address 127.0.0.1:5432")]
     [InlineData("  - { name: n2, host: 127.0.0.1, port: 5433, gossip_port: 7434 }", "  - { name: n2, host: 127.0.0.1, port: 5433, gossip_port: 7434 }\n  - { name: n2, host: 127.0.0.1, port: 5434 }", "pgha: pgha.yaml: member n2 is listed twice")]
     [InlineData("gossip: { secret: 0123456789abcdef0123 }\n", "", "pgha: pgha.yaml: gossip.secret is required to run an agent (at least 16 characters, the same on every member)")]
+    [InlineData("gossip: { secret: 0123456789abcdef0123 }\n", "gossip: { secret: 0123456789abcdef0123 }\napi: { listen: somewhere }\n", "pgha: pgha.yaml: api.listen: 'somewhere' is not an address and port (use 127.0.0.1:8008, 0.0.0.0:8008 or [::1]:8008)")]
+    [InlineData("gossip: { secret: 0123456789abcdef0123 }\n", "gossip: { secret: 0123456789abcdef0123 }\nreplication: { synchronous_mode: always }\n", "pgha: pgha.yaml: replication.synchronous_mode: 'always' is not one of off, on, quorum")]
+    [InlineData("gossip: { secret: 0123456789abcdef0123 }\n", "gossip: { secret: 0123456789abcdef0123 }\nreplication: { synchronous_node_count: 0 }\n", "pgha: pgha.yaml: replication.synchronous_node_count: '0' is not a whole number from 1 to 1000")]
     [InlineData("secret: 0123456789abcdef0123", "secret: short", "pgha: pgha.yaml: gossip.secret is 5 characters long; use at least 16")]
     public async Task a_bad_configuration_is_named_in_one_line(string replace, string with, string expected)
     {
