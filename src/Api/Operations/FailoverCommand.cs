@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HA.Api.Cli;
 using HA.Api.Config;
 using HA.Core.Errors;
@@ -46,29 +45,22 @@ public static class FailoverCommand
             new FailoverRequested(id, to, cli.Has("--allow-data-loss"), cli.Has("--force")) { By = by, CorrelationId = id }, cancellationToken);
         output.WriteLine($"cluster {config.Cluster}: failover {id} to {to} requested");
 
-        var clock = Stopwatch.StartNew();
         string? started = null;
-        while (clock.Elapsed < timeout)
+        return await OutcomeWatch.UntilAsync(witness, config.Cluster, new HistoryFilter { AfterVersion = requested.Version - 1 }, timeout, e =>
         {
-            var page = await witness.EventsAsync(config.Cluster, new HistoryFilter { AfterVersion = requested.Version - 1, Limit = 1000 }, cancellationToken);
-            foreach (var e in page.Events)
+            switch (e)
             {
-                switch (e.Event)
-                {
-                    case FailoverFailed refused when refused.FailoverId == id:
-                        throw new OperatorError($"failover {id} refused: {refused.Reason}");
-                    case FailoverStarted s when s.Candidate == to && started is null:
-                        started = s.FailoverId;
-                        break;
-                    case FailoverCompleted done when done.FailoverId == started:
-                        output.WriteLine($"failover {started}: {to} is the primary of term {done.Term}; took {done.Duration.TotalSeconds:0.00} s");
-                        return 0;
-                    case FailoverFailed failed when failed.FailoverId == started:
-                        throw new OperatorError($"failover {started} to {to} failed: {failed.Reason}");
-                }
+                case FailoverFailed refused when refused.FailoverId == id:
+                    throw new OperatorError($"failover {id} refused: {refused.Reason}");
+                case FailoverStarted s when s.Candidate == to && started is null:
+                    started = s.FailoverId;
+                    break;
+                case FailoverCompleted done when done.FailoverId == started:
+                    return SwitchoverCommand.Print(output, $"failover {started}: {to} is the primary of term {done.Term}; took {done.Duration.TotalSeconds:0.00} s");
+                case FailoverFailed failed when failed.FailoverId == started:
+                    throw new OperatorError($"failover {started} to {to} failed: {failed.Reason}");
             }
-            await Task.Delay(200, cancellationToken);
-        }
-        throw new OperatorError($"failover {id} did not finish within {timeout.TotalSeconds:0} s; see the cluster's history");
+            return null;
+        }, $"failover {id} did not finish within {timeout.TotalSeconds:0} s; see the cluster's history", cancellationToken);
     }
 }

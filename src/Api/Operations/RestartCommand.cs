@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HA.Api.Cli;
 using HA.Api.Config;
 using HA.Core.Errors;
@@ -61,23 +60,11 @@ public static class RestartCommand
         var pending = requested.Nodes.Values.Where(n => !n.Detached && n.PendingRestart.Count > 0).Select(n => $"{n.Name} ({string.Join(", ", n.PendingRestart)})");
         output.WriteLine($"cluster {config.Cluster}: rolling restart {id} requested: {string.Join(", ", pending)}");
 
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
+        return await OutcomeWatch.UntilAsync(witness, config.Cluster, new HistoryFilter { CorrelationId = id }, timeout, e => e switch
         {
-            var page = await witness.EventsAsync(config.Cluster, new HistoryFilter { CorrelationId = id, Limit = 1000 }, cancellationToken);
-            foreach (var e in page.Events)
-            {
-                switch (e.Event)
-                {
-                    case RollingRestartCompleted done:
-                        output.WriteLine($"rolling restart {id}: restarted {string.Join(", ", done.Restarted)} in {done.Duration.TotalSeconds:0.0} s; nothing pending a restart");
-                        return 0;
-                    case RollingRestartFailed failed:
-                        throw new OperatorError($"rolling restart {id} failed: {failed.Reason}");
-                }
-            }
-            await Task.Delay(250, cancellationToken);
-        }
-        throw new OperatorError($"rolling restart {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see pgha config show and the cluster's history (correlation id {id})");
+            RollingRestartCompleted done => SwitchoverCommand.Print(output, $"rolling restart {id}: restarted {string.Join(", ", done.Restarted)} in {done.Duration.TotalSeconds:0.0} s; nothing pending a restart"),
+            RollingRestartFailed failed => throw new OperatorError($"rolling restart {id} failed: {failed.Reason}"),
+            _ => null,
+        }, $"rolling restart {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see pgha config show and the cluster's history (correlation id {id})", cancellationToken);
     }
 }

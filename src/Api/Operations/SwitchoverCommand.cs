@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using HA.Api.Cli;
 using HA.Api.Config;
@@ -68,24 +67,19 @@ public static class SwitchoverCommand
         }
 
         output.WriteLine($"cluster {config.Cluster}: switchover {id} from {state.Primary} to {to} requested");
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
+        return await OutcomeWatch.UntilAsync(witness, config.Cluster, new HistoryFilter { CorrelationId = id }, timeout, e => e switch
         {
-            var page = await witness.EventsAsync(config.Cluster, new HistoryFilter { CorrelationId = id, Limit = 1000 }, cancellationToken);
-            foreach (var e in page.Events)
-            {
-                switch (e.Event)
-                {
-                    case SwitchoverCompleted done:
-                        output.WriteLine($"switchover {id}: {done.To} is the primary; writes paused {done.WritePause?.TotalMilliseconds ?? 0:0} ms; took {done.Duration.TotalSeconds:0.00} s");
-                        return 0;
-                    case SwitchoverFailed failed:
-                        throw new OperatorError($"switchover {id} failed: {failed.Reason}");
-                }
-            }
-            await Task.Delay(200, cancellationToken);
-        }
-        throw new OperatorError($"switchover {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see the cluster's history (correlation id {id})");
+            SwitchoverCompleted done => Print(output, $"switchover {id}: {done.To} is the primary; writes paused {done.WritePause?.TotalMilliseconds ?? 0:0} ms; took {done.Duration.TotalSeconds:0.00} s"),
+            SwitchoverFailed failed => throw new OperatorError($"switchover {id} failed: {failed.Reason}"),
+            _ => null,
+        }, $"switchover {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see the cluster's history (correlation id {id})", cancellationToken);
+    }
+
+    /// <summary>Prints the outcome; exit code 0.</summary>
+    internal static int Print(TextWriter output, string line)
+    {
+        output.WriteLine(line);
+        return 0;
     }
 
     private static DateTimeOffset ParseTime(string text)
