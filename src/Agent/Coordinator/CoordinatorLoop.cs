@@ -223,7 +223,12 @@ public sealed class CoordinatorLoop(
             return FailoverSteps.Next(state, verdict, () => Choose(state, seen, now), holder, context);
         }
 
-        return Housekeeping(state, seen, now, context, by) ?? Synchronous(state, seen, now, context) ?? Decision.Wait($"primary {state.Primary} is healthy");
+        // Housekeeping first; synchronous standbys are kept in step also while a rolling restart waits.
+        var housekeeping = Housekeeping(state, seen, now, context, by);
+        if (housekeeping is { Events.Count: > 0 }) return housekeeping;
+        var synchronous = Synchronous(state, seen, now, context);
+        if (synchronous is { Events.Count: > 0 }) return synchronous;
+        return housekeeping ?? synchronous ?? Decision.Wait($"primary {state.Primary} is healthy");
     }
 
     /// <summary>

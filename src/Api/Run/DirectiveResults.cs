@@ -32,9 +32,12 @@ public sealed class DirectiveResults(WitnessStore witness, ILogger<DirectiveResu
                 var method = pending.Kind == DirectiveKind.Reinitialize || result.Detail.Contains("reinitialized", StringComparison.Ordinal) ? "reinitialize" : "rewind";
                 events.Add(new NodeRejoined(result.Node, method, state.Timeline, result.Duration) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId });
             }
-            if (result.Succeeded && pending.Kind == DirectiveKind.ApplyConfig && result.Node == state.Primary
-                && SyncApplyDetail.TryParse(result.Detail, out var value, out var lsn))
-                events.Add(new SynchronousStandbysApplied(result.Node, value, lsn.ToString()) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId });
+            if (result.Succeeded && pending.Kind == DirectiveKind.ApplyConfig && SyncApplyDetail.TryParse(result.Detail, out var value, out var lsn))
+            {
+                // Recorded only for the node that is still the primary (a late answer of a former one is refused by the state).
+                var synchronous = new SynchronousStandbysApplied(result.Node, value, lsn.ToString()) { By = Initiator.Agent(result.Node), CorrelationId = result.CorrelationId };
+                if (state.Check(synchronous) is null) events.Add(synchronous);
+            }
             if (result.Succeeded && pending.Kind is DirectiveKind.ApplyConfig or DirectiveKind.Restart
                 && ParameterDirective.TryReadAnswer(result.Detail, out var version, out var pendingRestart))
             {

@@ -93,4 +93,30 @@ public sealed class a_synchronous_cluster(ITestOutputHelper output)
         var history = await agents.HistoryAsync();
         Assert.DoesNotContain(history, e => e.Event is FailoverStarted);
     }
+
+    [Fact]
+    public async Task a_rolling_restart_in_synchronous_mode_loses_no_acknowledged_write_and_ends_with_a_synchronous_standby()
+    {
+        await using var agents = await AgentCluster.StartAsync(s => s with { SynchronousMode = "on" });
+        await AgentScenario.BootstrappedAsync(agents);
+        await agents.WaitForStateAsync(s => s.SynchronousStandbys.Count == 1, AgentScenario.Long, "a synchronous standby recorded");
+        await using var writes = await WriteRecorder.StartAsync(agents.ConnectionStrings, AgentScenario.WriteEvery, default);
+        await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
+        var config = agents.Configs["n2"];
+
+        var set = await PghaProcess.RunAsync("config", "set", "max_connections=140", "--config", config);
+        Assert.True(set.ExitCode == 0, set.Error);
+        await agents.WaitForStateAsync(s => s.Nodes.Values.All(n => n.ParametersVersion == s.ParametersVersion && n.PendingRestart.Count == 1), AgentScenario.Long, "max_connections pending on every node");
+        var rolling = await PghaProcess.RunAsync("restart", "--rolling", "--config", config, "--timeout", "5m");
+        Assert.True(rolling.ExitCode == 0, rolling.Output + rolling.Error + agents.AgentLogs());
+
+        var after = await agents.WaitForStateAsync(s => s.Primary != "n1" && s.SynchronousStandbys.Count == 1 && s.SynchronousApplied?.Node == s.Primary
+                && s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy && n.PendingRestart.Count == 0),
+            AgentScenario.Long, "the new primary has a synchronous standby again, nothing pending");
+        await writes.WaitForAcknowledgedOnAsync(after.Primary!, 20, AgentScenario.Long);
+        var history = await agents.HistoryAsync();
+        Assert.DoesNotContain(history, e => e.Event is FailoverStarted or RollingRestartFailed);
+        var check = await AgentScenario.CheckAsync(agents, writes, allowedLoss: 0);
+        output.WriteLine(check.Summary);
+    }
 }
