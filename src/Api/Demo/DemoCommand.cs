@@ -19,7 +19,7 @@ public static class DemoCommand
     public const string Help = """
         pgha demo — run a complete local pgha cluster on loopback (the embedded default)
 
-        usage: pgha demo [--dir DIR] [--reset] [--nodes N] [--base-port PORT] [--topology FILE] [--pg-bin DIR]
+        usage: pgha demo [--dir DIR] [--reset] [--nodes N] [--base-port PORT] [--topology FILE] [--pg-bin DIR] [--synchronous MODE]
                pgha demo status [--dir DIR] [--json]
                pgha demo destroy [--dir DIR]
                pgha demo add-replica [--dir DIR] [--name NAME]
@@ -38,6 +38,8 @@ public static class DemoCommand
           --topology FILE    JSON or YAML topology: cluster, listen_address, base_port, witness.port,
                              nodes (name, port) or replicas (a count); the first node starts as primary
           --pg-bin DIR       PostgreSQL's bin directory (default: pg_config, then /usr/lib/postgresql/*/bin)
+          --synchronous MODE synchronous replication: off (default), on (one synchronous standby) or quorum
+                             (ANY 1 of every replica); remembered in DIR for the next runs
 
         status               what runs, healthy or not (exit 0 when all healthy, 3 when not); --json for scripts
         destroy              stop everything the demo started and remove DIR
@@ -53,6 +55,7 @@ public static class DemoCommand
           pgha demo
           pgha demo --reset --nodes 5 --base-port 56000
           pgha demo --topology cluster.yaml
+          pgha demo --synchronous on
           pgha demo status --json
           pgha demo add-replica
           pgha demo add-replica --name reports
@@ -69,7 +72,7 @@ public static class DemoCommand
         switch (sub)
         {
             case null:
-                return await RunDemoAsync(CommandLine.Parse("pgha demo", rest, ["--dir", "--nodes", "--base-port", "--topology", "--pg-bin"], ["--reset"]), output, stopping);
+                return await RunDemoAsync(CommandLine.Parse("pgha demo", rest, ["--dir", "--nodes", "--base-port", "--topology", "--pg-bin", "--synchronous"], ["--reset"]), output, stopping);
             case "status":
                 return await DemoStatusCommand.RunAsync(CommandLine.Parse("pgha demo status", rest, ["--dir"], ["--json"]), output, stopping);
             case "destroy":
@@ -89,6 +92,9 @@ public static class DemoCommand
         cli.NoPositionals();
         var directory = new DemoDirectory(cli.Value("--dir") ?? DemoDirectory.DefaultPath);
         var requested = RequestedTopology(cli);
+        var synchronous = cli.Value("--synchronous") is { } mode
+            ? mode is "off" or "on" or "quorum" ? mode : throw new HA.Core.Errors.UsageError($"--synchronous '{mode}' is not one of off, on, quorum")
+            : null;
 
         if (File.Exists(directory.Path)) throw new DemoError($"--dir {directory.Path} is a file, not a directory");
         if (directory.SupervisorPid() is { } running)
@@ -124,6 +130,7 @@ public static class DemoCommand
             ? $"pgha demo: creating cluster '{state.Cluster}' in {directory.Path}: {Describe(state.Topology)} (PostgreSQL {cluster.Binaries.MajorVersion})"
             : $"pgha demo: starting cluster '{state.Cluster}' from {directory.Path}: {Describe(state.Topology)}");
         if (state.GossipSecret is null) state = state with { GossipSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) };
+        if (synchronous is not null) state = state with { SynchronousMode = synchronous };
         directory.Save(state);
         directory.WritePid();
         using var supervised = new Supervised(directory, state, cluster, options);
@@ -190,6 +197,7 @@ public static class DemoCommand
             LeaseTtl = TimeSpan.FromSeconds(10),
             FenceMargin = TimeSpan.FromSeconds(3),
             PrimaryRestartTimeout = TimeSpan.FromSeconds(10),
+            SynchronousMode = state.SynchronousMode is null or "off" ? null : state.SynchronousMode,
         };
     }
 

@@ -16,7 +16,8 @@ public sealed record DemoState(
     string ReplicationPassword,
     string? PgBinDirectory,
     DateTimeOffset CreatedAt,
-    string? GossipSecret = null)
+    string? GossipSecret = null,
+    string? SynchronousMode = null)
 {
     public LocalTopology Topology => new(Cluster, WitnessPort, Nodes.Select(n => new LocalNodeSpec(n.Name, n.Port)).ToList(), ListenAddress);
 

@@ -19,10 +19,10 @@ public static class EventLine
         PrimaryChanged p => $"{p.Node} is the primary of term {p.Term} (was {p.Previous ?? "none"}), timeline {p.Timeline}",
         FailoverCompleted c => $"failover {c.FailoverId} completed in {c.Duration.TotalSeconds:0.00} s: {c.NewPrimary} is primary",
         FailoverFailed f => $"failover {f.FailoverId} failed after {f.Duration.TotalSeconds:0.00} s: {f.Reason}",
-        DirectiveIssued d => $"{d.Kind.ToString().ToUpperInvariant()} → {d.Node} (directive {d.DirectiveId}, term {d.Term}{(d.Arguments.Count > 0 ? ", " + string.Join(", ", d.Arguments.Select(a => $"{a.Key}={a.Value}")) : "")})",
+        DirectiveIssued d => $"{KindName(d.Kind)} → {d.Node} (directive {d.DirectiveId}, term {d.Term}{(d.Arguments.Count > 0 ? ", " + string.Join(", ", d.Arguments.Select(a => $"{a.Key}={a.Value}")) : "")})",
         DirectiveSucceeded s => $"{s.Node} did directive {s.DirectiveId} in {s.Duration.TotalMilliseconds:0} ms: {s.Detail}",
         DirectiveFailed f => $"{f.Node} failed directive {f.DirectiveId} after {f.Duration.TotalMilliseconds:0} ms: {f.Error}",
-        DirectiveExpired x => $"{x.Kind.ToString().ToUpperInvariant()} to {x.Node} expired ({x.Reason})",
+        DirectiveExpired x => $"{KindName(x.Kind)} to {x.Node} expired ({x.Reason})",
         NodeRejoined r => $"{r.Node} rejoined as a replica by {r.Method} in {r.Duration.TotalSeconds:0.0} s",
         NodeJoined j => $"{j.Spec.Name} joined ({j.Spec.Host}:{j.Spec.Port})",
         NodeLeft l => $"{l.Node} left: {l.Reason}",
@@ -37,6 +37,15 @@ public static class EventLine
         RollingRestartRequested r => $"rolling restart {r.RestartId} requested: {r.Reason}",
         RollingRestartCompleted c => $"rolling restart {c.RestartId} completed in {c.Duration.TotalSeconds:0.0} s: restarted {string.Join(", ", c.Restarted)}",
         RollingRestartFailed f => $"rolling restart {f.RestartId} failed: {f.Reason}",
+        SynchronousStandbysChanged s => s.Standbys.Count == 0 || s.NodeCount == 0
+            ? $"synchronous mode {s.Mode.ToString().ToLowerInvariant()}: no standby is promised every acknowledged commit"
+            : $"synchronous mode {s.Mode.ToString().ToLowerInvariant()}: {s.NodeCount} of ({string.Join(", ", s.Standbys)}) acknowledge every commit; only they may be promoted",
+        SynchronousStandbysApplied a => $"{a.Node} waits for synchronous_standby_names = '{a.Value}' from {a.Lsn} on",
+        ReinitializeRequested r => $"reinitialize of {r.Node} requested: {r.Reason}",
         _ => e.GetType().Name,
     };
+
+    /// <summary>A directive kind as the design writes it: APPLY_CONFIG, REINITIALIZE.</summary>
+    public static string KindName(DirectiveKind kind) =>
+        string.Concat(kind.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
 }

@@ -81,6 +81,7 @@ public sealed class the_demo_refuses_bad_input
     [InlineData(new[] { "demo", "--nodez", "3" }, 2, "pgha: unknown option '--nodez' for 'pgha demo'; see 'pgha demo --help'")]
     [InlineData(new[] { "demo", "--nodes", "0" }, 2, "pgha: option --nodes of 'pgha demo' must be a whole number from 1 to 16, got '0'")]
     [InlineData(new[] { "demo", "--base-port" }, 2, "pgha: option --base-port of 'pgha demo' needs a value")]
+    [InlineData(new[] { "demo", "--synchronous", "always" }, 2, "pgha: --synchronous 'always' is not one of off, on, quorum")]
     [InlineData(new[] { "demo", "explode" }, 2, "pgha: unknown demo command 'explode'; expected status, destroy, add-replica or remove-node (see 'pgha demo --help')")]
     [InlineData(new[] { "fly" }, 2, "pgha: unknown command 'fly'; run 'pgha --help' to see the commands")]
     public async Task a_wrong_command_line(string[] arguments, int exitCode, string message)
