@@ -1,0 +1,19 @@
+using System.Net;
+using HA.Proxy.Routing;
+
+namespace HA.Proxy;
+
+/// <summary>The proxy's settings (pgha.yaml proxy.*); a port of 0 takes any free port (tests).</summary>
+public sealed record ProxyOptions
+{
+    public IPAddress Listen { get; init; } = IPAddress.Loopback;
+    public int PrimaryPort { get; init; } = 6432;
+    public int ReplicaPort { get; init; } = 6433;
+    public ReplicaFallback ReplicaFallback { get; init; } = ReplicaFallback.Primary;
+
+    /// <summary>A client that has not sent a whole startup packet by then is closed.</summary>
+    public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a connect to a server may take before the client gets 08006.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}
