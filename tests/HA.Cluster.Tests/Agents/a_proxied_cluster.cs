@@ -1,0 +1,97 @@
+using HA.Core.State;
+using HA.Testing;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace HA.Cluster.Tests.Agents;
+
+/// <summary>
+/// Clients through the proxy that <c>pgha run</c> starts (DESIGN §6): the primary port reaches the
+/// primary of the moment; after a failover or a switchover, the connection to the old primary is
+/// closed and new ones reach the new primary with no manual step.
+/// </summary>
+public sealed class a_proxied_cluster(ITestOutputHelper output)
+{
+    private static async Task<AgentCluster> StartAsync(FreePorts proxyPorts, TimeSpan primaryRestartTimeout) =>
+        await AgentCluster.StartAsync(s => s with
+        {
+            PrimaryRestartTimeout = primaryRestartTimeout,
+            ProxyPorts = [.. Enumerable.Range(0, 3).Select(i => (proxyPorts.Ports[2 * i], proxyPorts.Ports[2 * i + 1]))],
+        });
+
+    /// <summary>Through n3's proxy (n3's agent lives throughout): which server answers, and whether it is a primary.</summary>
+    private static string ThroughProxy(AgentCluster agents, FreePorts proxyPorts, bool replicaPort = false) =>
+        $"Host=127.0.0.1;Port={proxyPorts.Ports[replicaPort ? 5 : 4]};Username=postgres;Password={agents.Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres;Pooling=false;Timeout=10";
+
+    private static async Task<(int Port, bool InRecovery)> ServerAsync(NpgsqlConnection connection)
+    {
+        await using var command = new NpgsqlCommand("SELECT current_setting('port')::int, pg_is_in_recovery()", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt32(0), reader.GetBoolean(1));
+    }
+
+    private static async Task<(int Port, bool InRecovery)> NewConnectionServerAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        return await ServerAsync(connection);
+    }
+
+    private static async Task<string> ClosedAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            await using var probe = new NpgsqlCommand("SELECT 1", connection);
+            await probe.ExecuteScalarAsync();
+            return "still open";
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            return "closed: " + e.Message;
+        }
+    }
+
+    [Fact]
+    public async Task after_the_primary_crashes_new_connections_reach_the_new_primary_and_the_old_one_is_closed()
+    {
+        using var proxyPorts = FreePorts.Reserve(6);
+        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
+        await AgentScenario.BootstrappedAsync(agents);
+        var proxy = ThroughProxy(agents, proxyPorts);
+        var n1Port = agents.Instance("n1").Settings.Port;
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+        await using var old = new NpgsqlConnection(proxy);
+        await old.OpenAsync();
+        Assert.Equal((n1Port, false), await ServerAsync(old));
+
+        agents.KillPostgres("n1");
+        var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted");
+        var newPort = agents.Instance(promoted.Primary!).Settings.Port;
+        var reached = await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (newPort, false), AgentScenario.Long, $"new connections through the proxy to reach {promoted.Primary}");
+        output.WriteLine($"after the failover the proxy reaches {promoted.Primary} (port {reached.Port})");
+        Assert.StartsWith("closed", await ClosedAsync(old), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task after_a_switchover_the_old_primarys_connection_is_closed_and_new_ones_reach_the_new_primary()
+    {
+        using var proxyPorts = FreePorts.Reserve(6);
+        await using var agents = await StartAsync(proxyPorts, TimeSpan.FromSeconds(10));
+        await AgentScenario.BootstrappedAsync(agents);
+        var proxy = ThroughProxy(agents, proxyPorts);
+        var n1Port = agents.Instance("n1").Settings.Port;
+        var n2Port = agents.Instance("n2").Settings.Port;
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+        await using var old = new NpgsqlConnection(proxy);
+        await old.OpenAsync();
+        // The replica port falls back to the primary: no replica is marked as streaming in the routing table yet.
+        Assert.Equal((n1Port, false), await NewConnectionServerAsync(ThroughProxy(agents, proxyPorts, replicaPort: true)));
+
+        var run = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n3"], "--to", "n2");
+        Assert.True(run.ExitCode == 0, $"{run.Output}{run.Error}\n{agents.AgentLogs()}");
+        await agents.WaitForStateAsync(s => s.Primary == "n2" && s.Nodes["n1"].Role == NodeRole.Replica, AgentScenario.Long, "n1 following n2");
+        await Eventually.HoldsAsync(() => ClosedAsync(old), s => s.StartsWith("closed", StringComparison.Ordinal), AgentScenario.Long, "the connection to n1 to be closed");
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n2Port, false), AgentScenario.Long, "new connections through the proxy to reach n2");
+    }
+}
