@@ -279,6 +279,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Failover = config.Failover,
             DirectiveTimeout = config.DirectiveTimeout,
             SwitchoverMaxLag = config.SwitchoverMaxLag,
+            MaxReplicaLag = config.Proxy.MaxReplicaLag,
             Synchronous = config.Synchronous,
             HeartbeatFreshness = TimeSpan.FromTicks(Math.Max(config.HealthInterval.Ticks * 4, TimeSpan.FromSeconds(1).Ticks)),
         };
