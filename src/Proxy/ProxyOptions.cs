@@ -11,6 +11,9 @@ public sealed record ProxyOptions
     public int ReplicaPort { get; init; } = 6433;
     public ReplicaFallback ReplicaFallback { get; init; } = ReplicaFallback.Primary;
 
+    /// <summary>How the replica port picks among the replicas that serve reads: one of <see cref="ReplicaBalancers.Names"/>.</summary>
+    public string ReplicaPolicy { get; init; } = "round-robin";
+
     /// <summary>A client that has not sent a whole startup packet by then is closed.</summary>
     public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

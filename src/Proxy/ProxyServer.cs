@@ -47,7 +47,10 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Binds both ports (a port in use fails here, naming it) and starts accepting.</summary>
     public static ProxyServer Start(ProxyOptions options, IRoutingSource routing, ILogger? logger = null, ProxyCounters? counters = null, IReplicaBalancer? balancer = null)
     {
-        var server = new ProxyServer(options, routing, counters ?? new ProxyCounters(), logger ?? NullLogger.Instance, balancer ?? new RoundRobinBalancer());
+        counters ??= new ProxyCounters();
+        balancer ??= ReplicaBalancers.Create(options.ReplicaPolicy, counters, Random.Shared)
+            ?? throw new ProxyStartError($"proxy.replica_policy: '{options.ReplicaPolicy}' is not one of {string.Join(", ", ReplicaBalancers.Names)}");
+        var server = new ProxyServer(options, routing, counters, logger ?? NullLogger.Instance, balancer);
         try
         {
             server.PrimaryEndpoint = server.Listen(ProxyPort.Primary, options.PrimaryPort, "proxy.primary_port");

@@ -82,7 +82,7 @@ public sealed partial record PghaConfig
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
         [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "proxy", "members"],
-        ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "max_replica_lag"],
+        ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag"],
         ["api"] = ["listen"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
@@ -266,7 +266,10 @@ public sealed partial record PghaConfig
             "refuse" => HA.Proxy.Routing.ReplicaFallback.Refuse,
             var other => throw new OperatorError($"{source}: proxy.replica_fallback: '{other}' is not one of primary, refuse"),
         };
-        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback },
+        var policy = v.GetValueOrDefault("proxy.replica_policy") ?? "round-robin";
+        if (!HA.Proxy.Routing.ReplicaBalancers.Names.Contains(policy))
+            throw new OperatorError($"{source}: proxy.replica_policy: '{policy}' is not one of {string.Join(", ", HA.Proxy.Routing.ReplicaBalancers.Names)}");
+        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy },
             Size(v, "proxy.max_replica_lag", source) ?? ProxyConfig.DefaultMaxReplicaLag);
     }
 

@@ -29,7 +29,8 @@ public sealed class reading_the_proxy_section
     [Fact]
     public void a_proxy_section_binds_every_key()
     {
-        var config = Parse("proxy: { listen: 0.0.0.0, primary_port: 7432, replica_port: 7433, replica_fallback: refuse, max_replica_lag: 1MB }");
+        var config = Parse("proxy: { listen: 0.0.0.0, primary_port: 7432, replica_port: 7433, replica_fallback: refuse, replica_policy: least-connections, max_replica_lag: 1MB }");
+        Assert.Equal("least-connections", config.Proxy.Options.ReplicaPolicy);
         Assert.True(config.Proxy.Configured);
         Assert.Equal((IPAddress.Any, 7432, 7433, ReplicaFallback.Refuse), (config.Proxy.Options.Listen, config.Proxy.Options.PrimaryPort, config.Proxy.Options.ReplicaPort, config.Proxy.Options.ReplicaFallback));
         Assert.Equal(1024L * 1024, config.Proxy.MaxReplicaLag);
@@ -50,8 +51,9 @@ public sealed class reading_the_proxy_section
     [InlineData("proxy: { replica_port: x }", "pgha.yaml: proxy.replica_port: 'x' is not a whole number from 1 to 65535")]
     [InlineData("proxy: { primary_port: 6000, replica_port: 6000 }", "pgha.yaml: proxy.replica_port 6000 is the same as proxy.primary_port; give them different ports")]
     [InlineData("proxy: { replica_fallback: random }", "pgha.yaml: proxy.replica_fallback: 'random' is not one of primary, refuse")]
+    [InlineData("proxy: { replica_policy: fastest }", "pgha.yaml: proxy.replica_policy: 'fastest' is not one of round-robin, least-connections, random, weighted")]
     [InlineData("proxy: { max_replica_lag: far }", "pgha.yaml: proxy.max_replica_lag: 'far' is not a size (use 1048576, 512kB, 1MB or 1GB)")]
-    [InlineData("proxy: { pool_mode: session }", "pgha.yaml: unknown key 'proxy.pool_mode' (line 4); expected proxy.listen, proxy.primary_port, proxy.replica_port, proxy.replica_fallback, proxy.max_replica_lag")]
+    [InlineData("proxy: { pool_mode: session }", "pgha.yaml: unknown key 'proxy.pool_mode' (line 4); expected proxy.listen, proxy.primary_port, proxy.replica_port, proxy.replica_fallback, proxy.replica_policy, proxy.max_replica_lag")]
     public void a_wrong_value_is_refused_naming_the_key(string proxy, string message) =>
         Assert.Equal(message, Assert.Throws<OperatorError>(() => Parse(proxy)).Message);
 }
