@@ -14,6 +14,9 @@ public sealed record ProxyOptions
     /// <summary>How the replica port picks among the replicas that serve reads: one of <see cref="ReplicaBalancers.Names"/>.</summary>
     public string ReplicaPolicy { get; init; } = "round-robin";
 
+    /// <summary>With a certificate, an SSLRequest is answered 'S' and TLS negotiated with the client (proxy.tls_certificate, proxy.tls_key); without one, 'N'.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
     /// <summary>A client that has not sent a whole startup packet by then is closed.</summary>
     public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using HA.Core.State;
 using HA.Proxy.Protocol;
 using HA.Proxy.Routing;
@@ -19,7 +21,11 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     /// <summary>Pipe reads ask for this much; the relay consumes all it reads, so a session holds about this much per direction.</summary>
     private const int ReadSize = 16 * 1024;
 
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true);
+
     private readonly CancellationTokenSource _closing = new();
+    private Stream _clientStream = Stream.Null;
+    private PipeReader _clientReader = null!;
     private Socket? _backend;
     private string? _closedBecause;
 
@@ -42,11 +48,12 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closing.Token);
         var token = linked.Token;
-        await using var clientStream = new NetworkStream(client, ownsSocket: true);
-        var clientReader = PipeReader.Create(clientStream, new StreamPipeReaderOptions(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true));
+        var network = new NetworkStream(client, ownsSocket: true);
+        _clientStream = network;
+        _clientReader = PipeReader.Create(network, ReaderOptions);
         try
         {
-            var opening = await ReadOpeningAsync(clientReader, clientStream, token).ConfigureAwait(false);
+            var opening = await ReadOpeningAsync(token).ConfigureAwait(false);
             if (opening is null) return;
             if (opening.Kind == OpeningKind.CancelRequest)
             {
@@ -56,14 +63,14 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             var choice = server.Router.Choose(port, server.Routing.Current);
             if (choice.Endpoint is not { } endpoint)
             {
-                await RefuseAsync(clientStream, choice.SqlState, choice.Refusal, token).ConfigureAwait(false);
+                await RefuseAsync(_clientStream, choice.SqlState, choice.Refusal, token).ConfigureAwait(false);
                 return;
             }
             var backend = await ConnectAsync(endpoint, token).ConfigureAwait(false);
             if (backend is null)
             {
                 var role = port == ProxyPort.Primary || server.Routing.Current?.Primary == endpoint ? "primary" : "replica";
-                await RefuseAsync(clientStream, SqlStates.ConnectionFailure, $"pgha proxy cannot reach the {role} {endpoint.Node} at {endpoint.Host}:{endpoint.Port}; try again shortly", token).ConfigureAwait(false);
+                await RefuseAsync(_clientStream, SqlStates.ConnectionFailure, $"pgha proxy cannot reach the {role} {endpoint.Node} at {endpoint.Host}:{endpoint.Port}; try again shortly", token).ConfigureAwait(false);
                 return;
             }
             _backend = backend;
@@ -74,11 +81,11 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
                 // The table may have changed while connecting: a server that just stopped being primary gets no new client.
                 if (server.Routing.Current is { } now && !server.Router.MayStay(port, endpoint, now))
                 {
-                    await RefuseAsync(clientStream, SqlStates.CannotConnectNow, $"{endpoint.Node} stopped being the {(port == ProxyPort.Primary ? "primary" : "replica")} while connecting; try again", token).ConfigureAwait(false);
+                    await RefuseAsync(_clientStream, SqlStates.CannotConnectNow, $"{endpoint.Node} stopped being the {(port == ProxyPort.Primary ? "primary" : "replica")} while connecting; try again", token).ConfigureAwait(false);
                     return;
                 }
                 if (_closedBecause is not null) return;
-                await RelayAsync(opening, clientReader, clientStream, backend, endpoint, token).ConfigureAwait(false);
+                await RelayAsync(opening, _clientReader, _clientStream, backend, endpoint, token).ConfigureAwait(false);
             }
             finally
             {
@@ -89,7 +96,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         {
             server.Counters.Error();
             server.Logger.LogInformation("proxy: refused a client on the {Port} port: {Violation}", port, violation.Message);
-            await RefuseAsync(clientStream, violation.SqlState, violation.Message, stopping).ConfigureAwait(false);
+            await RefuseAsync(_clientStream, violation.SqlState, violation.Message, stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
         {
@@ -97,15 +104,20 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         }
         finally
         {
-            await clientReader.CompleteAsync().ConfigureAwait(false);
+            await _clientReader.CompleteAsync().ConfigureAwait(false);
+            await _clientStream.DisposeAsync().ConfigureAwait(false);
+            await network.DisposeAsync().ConfigureAwait(false);
             if (_backend is { } backend) Drop(backend);
             Drop(client);
             _closing.Dispose();
         }
     }
 
-    /// <summary>SSLRequest and GSSENCRequest are answered 'N' (once each); returns the startup or cancel, or null if the client left.</summary>
-    private async Task<ClientOpening?> ReadOpeningAsync(PipeReader reader, NetworkStream stream, CancellationToken token)
+    /// <summary>
+    /// SSLRequest is answered 'S' and TLS negotiated when the proxy has a certificate, else 'N';
+    /// GSSENCRequest 'N' (each once). Returns the startup or cancel, or null if the client left.
+    /// </summary>
+    private async Task<ClientOpening?> ReadOpeningAsync(CancellationToken token)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
         deadline.CancelAfter(server.Options.StartupTimeout);
@@ -114,35 +126,64 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         {
             while (true)
             {
-                var result = await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                var result = await _clientReader.ReadAsync(deadline.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 if (StartupFraming.TryRead(buffer, out var opening, out var consumed))
                 {
-                    reader.AdvanceTo(consumed);
+                    var rest = buffer.Slice(consumed).Length;
+                    _clientReader.AdvanceTo(consumed);
                     switch (opening!.Kind)
                     {
-                        case OpeningKind.SslRequest when !ssl:
+                        case OpeningKind.SslRequest when !ssl && !gss:
                             ssl = true;
-                            await stream.WriteAsync("N"u8.ToArray(), deadline.Token).ConfigureAwait(false);
+                            if (server.Options.Certificate is { } certificate)
+                            {
+                                // Bytes sent before the handshake would be taken as if they came encrypted (CVE-2021-23214): refused.
+                                if (rest > 0) throw new ProtocolViolation($"{rest} bytes received after the SSLRequest before the TLS handshake");
+                                await _clientStream.WriteAsync("S"u8.ToArray(), deadline.Token).ConfigureAwait(false);
+                                await StartTlsAsync(certificate, deadline.Token).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                await _clientStream.WriteAsync("N"u8.ToArray(), deadline.Token).ConfigureAwait(false);
+                            }
                             continue;
-                        case OpeningKind.GssEncRequest when !gss:
+                        case OpeningKind.GssEncRequest when !gss && !ssl:
                             gss = true;
-                            await stream.WriteAsync("N"u8.ToArray(), deadline.Token).ConfigureAwait(false);
+                            await _clientStream.WriteAsync("N"u8.ToArray(), deadline.Token).ConfigureAwait(false);
                             continue;
                         case OpeningKind.SslRequest or OpeningKind.GssEncRequest:
-                            throw new ProtocolViolation($"{opening.Kind} sent twice before the startup packet");
+                            throw new ProtocolViolation($"{opening.Kind} sent again before the startup packet");
                         default:
                             return opening;
                     }
                 }
                 if (result.IsCompleted) return null; // closed before a whole packet: nobody left to answer
-                reader.AdvanceTo(buffer.Start, buffer.End);
+                _clientReader.AdvanceTo(buffer.Start, buffer.End);
             }
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
         {
             throw new ProtocolViolation($"incomplete startup packet: none received within {server.Options.StartupTimeout.TotalSeconds:0.#} s");
         }
+    }
+
+    private async Task StartTlsAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, CancellationToken token)
+    {
+        await _clientReader.CompleteAsync().ConfigureAwait(false);
+        var tls = new SslStream(_clientStream, leaveInnerStreamOpen: true);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, token).ConfigureAwait(false);
+        }
+        catch (AuthenticationException e)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            server.Counters.Error();
+            throw new IOException($"TLS handshake failed: {e.Message}", e);
+        }
+        _clientStream = tls;
+        _clientReader = PipeReader.Create(tls, ReaderOptions);
     }
 
     private async Task<Socket?> ConnectAsync(RouteEndpoint endpoint, CancellationToken token)
@@ -164,7 +205,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         }
     }
 
-    private async Task RelayAsync(ClientOpening startup, PipeReader clientReader, NetworkStream clientStream, Socket backend, RouteEndpoint endpoint, CancellationToken token)
+    private async Task RelayAsync(ClientOpening startup, PipeReader clientReader, Stream clientStream, Socket backend, RouteEndpoint endpoint, CancellationToken token)
     {
         await using var backendStream = new NetworkStream(backend, ownsSocket: false);
         var backendReader = PipeReader.Create(backendStream, new StreamPipeReaderOptions(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true));
@@ -192,7 +233,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     /// Server to client: messages are framed until the first ReadyForQuery so the server's
     /// BackendKeyData can be replaced by the proxy's own; after that, bytes are copied as they come.
     /// </summary>
-    private async Task ServerToClientAsync(PipeReader reader, NetworkStream client, RouteEndpoint endpoint, Action<(int, int)> issued, CancellationToken token)
+    private async Task ServerToClientAsync(PipeReader reader, Stream client, RouteEndpoint endpoint, Action<(int, int)> issued, CancellationToken token)
     {
         long passing = 0; // bytes of the current message still to pass through unchanged
         var readyAfterPassing = false;
@@ -253,7 +294,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         return (BinaryPrimitives.ReadInt32BigEndian(message[5..]), BinaryPrimitives.ReadInt32BigEndian(message[9..]));
     }
 
-    private static async Task CopyAsync(PipeReader reader, NetworkStream to, Action<long> count, CancellationToken token)
+    private static async Task CopyAsync(PipeReader reader, Stream to, Action<long> count, CancellationToken token)
     {
         while (true)
         {
@@ -266,7 +307,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         }
     }
 
-    private async Task WriteAsync(NetworkStream to, ReadOnlySequence<byte> bytes, CancellationToken token)
+    private async Task WriteAsync(Stream to, ReadOnlySequence<byte> bytes, CancellationToken token)
     {
         foreach (var segment in bytes) await to.WriteAsync(segment, token).ConfigureAwait(false);
         server.Counters.ToClient(bytes.Length);
@@ -291,7 +332,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         catch (OperationCanceledException) when (!token.IsCancellationRequested) { }
     }
 
-    private async Task RefuseAsync(NetworkStream client, string sqlState, string message, CancellationToken token)
+    private async Task RefuseAsync(Stream client, string sqlState, string message, CancellationToken token)
     {
         if (sqlState != SqlStates.ProtocolViolation) server.Counters.Error();
         try

@@ -82,7 +82,7 @@ public sealed partial record PghaConfig
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
         [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "proxy", "members"],
-        ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag"],
+        ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag", "tls_certificate", "tls_key"],
         ["api"] = ["listen"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
@@ -269,8 +269,30 @@ public sealed partial record PghaConfig
         var policy = v.GetValueOrDefault("proxy.replica_policy") ?? "round-robin";
         if (!HA.Proxy.Routing.ReplicaBalancers.Names.Contains(policy))
             throw new OperatorError($"{source}: proxy.replica_policy: '{policy}' is not one of {string.Join(", ", HA.Proxy.Routing.ReplicaBalancers.Names)}");
-        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy },
+        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy, Certificate = ProxyCertificate(v, source) },
             Size(v, "proxy.max_replica_lag", source) ?? ProxyConfig.DefaultMaxReplicaLag);
+    }
+
+    /// <summary>proxy.tls_certificate and proxy.tls_key: PEM files, both or neither; read and checked at start.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? ProxyCertificate(IReadOnlyDictionary<string, string> v, string source)
+    {
+        var certificate = v.GetValueOrDefault("proxy.tls_certificate");
+        var key = v.GetValueOrDefault("proxy.tls_key");
+        if (string.IsNullOrEmpty(certificate) && string.IsNullOrEmpty(key)) return null;
+        if (string.IsNullOrEmpty(certificate)) throw new OperatorError($"{source}: proxy.tls_key is set but proxy.tls_certificate is not; give both PEM files or neither");
+        if (string.IsNullOrEmpty(key)) throw new OperatorError($"{source}: proxy.tls_certificate is set but proxy.tls_key is not; give both PEM files or neither");
+        if (!File.Exists(certificate)) throw new OperatorError($"{source}: proxy.tls_certificate: {certificate} does not exist");
+        if (!File.Exists(key)) throw new OperatorError($"{source}: proxy.tls_key: {key} does not exist");
+        try
+        {
+            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key);
+            // Through PKCS#12, so that SslStream gets a key it can use on every platform.
+            return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new OperatorError($"{source}: proxy.tls_certificate / proxy.tls_key: cannot load {certificate} with {key}: {e.Message}");
+        }
     }
 
     [GeneratedRegex(@"^(\d+(?:\.\d+)?)(ms|s|m|h)$")]

@@ -45,6 +45,34 @@ public sealed class reading_the_proxy_section
         Assert.Equal(5999, config.Proxy.Options.PrimaryPort);
     }
 
+    [Fact]
+    public void a_pem_certificate_and_key_are_loaded_and_a_bad_pair_is_refused_naming_the_keys()
+    {
+        var directory = Directory.CreateTempSubdirectory("pgha-proxy-tls-");
+        try
+        {
+            using var key = System.Security.Cryptography.RSA.Create(2048);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=proxy", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
+            var certPath = Path.Combine(directory.FullName, "proxy.crt");
+            var keyPath = Path.Combine(directory.FullName, "proxy.key");
+            File.WriteAllText(certPath, certificate.ExportCertificatePem());
+            File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+            var loaded = Parse($"proxy: {{ tls_certificate: {certPath}, tls_key: {keyPath} }}").Proxy.Options.Certificate;
+            Assert.NotNull(loaded);
+            Assert.True(loaded.HasPrivateKey);
+            Assert.Equal("CN=proxy", loaded.Subject);
+
+            File.WriteAllText(keyPath, "not a key");
+            var error = Assert.Throws<OperatorError>(() => Parse($"proxy: {{ tls_certificate: {certPath}, tls_key: {keyPath} }}"));
+            Assert.StartsWith($"pgha.yaml: proxy.tls_certificate / proxy.tls_key: cannot load {certPath} with {keyPath}", error.Message);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("proxy: { listen: localhost }", "pgha.yaml: proxy.listen: 'localhost' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)")]
     [InlineData("proxy: { primary_port: 70000 }", "pgha.yaml: proxy.primary_port: '70000' is not a whole number from 1 to 65535")]
@@ -53,7 +81,9 @@ public sealed class reading_the_proxy_section
     [InlineData("proxy: { replica_fallback: random }", "pgha.yaml: proxy.replica_fallback: 'random' is not one of primary, refuse")]
     [InlineData("proxy: { replica_policy: fastest }", "pgha.yaml: proxy.replica_policy: 'fastest' is not one of round-robin, least-connections, random, weighted")]
     [InlineData("proxy: { max_replica_lag: far }", "pgha.yaml: proxy.max_replica_lag: 'far' is not a size (use 1048576, 512kB, 1MB or 1GB)")]
-    [InlineData("proxy: { pool_mode: session }", "pgha.yaml: unknown key 'proxy.pool_mode' (line 4); expected proxy.listen, proxy.primary_port, proxy.replica_port, proxy.replica_fallback, proxy.replica_policy, proxy.max_replica_lag")]
+    [InlineData("proxy: { tls_key: /k.pem }", "pgha.yaml: proxy.tls_key is set but proxy.tls_certificate is not; give both PEM files or neither")]
+    [InlineData("proxy: { tls_certificate: /nonexistent/c.pem, tls_key: /nonexistent/k.pem }", "pgha.yaml: proxy.tls_certificate: /nonexistent/c.pem does not exist")]
+    [InlineData("proxy: { pool_mode: session }", "pgha.yaml: unknown key 'proxy.pool_mode' (line 4); expected proxy.listen, proxy.primary_port, proxy.replica_port, proxy.replica_fallback, proxy.replica_policy, proxy.max_replica_lag, proxy.tls_certificate, proxy.tls_key")]
     public void a_wrong_value_is_refused_naming_the_key(string proxy, string message) =>
         Assert.Equal(message, Assert.Throws<OperatorError>(() => Parse(proxy)).Message);
 }
