@@ -73,6 +73,83 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
         Assert.StartsWith("closed", await ClosedAsync(old), StringComparison.Ordinal);
     }
 
+    private static System.Diagnostics.Process Pgbench(AgentCluster agents, FreePorts proxyPorts, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/lib/postgresql/15/bin/pgbench",
+            ["-h", "127.0.0.1", "-p", proxyPorts.Ports[4].ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", "postgres", .. arguments, "postgres"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["PGPASSWORD"] = agents.Cluster.Cluster.Credentials.SuperuserPassword;
+        start.Environment["PGCONNECT_TIMEOUT"] = "10";
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
+    private static async Task<(int Code, string Output)> FinishAsync(System.Diagnostics.Process process, TimeSpan timeout)
+    {
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"pgbench did not end within {timeout.TotalSeconds:0} s: {await output}{await error}");
+        }
+        return (process.ExitCode, await output + await error);
+    }
+
+    [Fact]
+    public async Task pgbench_writing_through_the_proxy_carries_on_against_the_new_primary_after_a_crash()
+    {
+        using var proxyPorts = FreePorts.Reserve(6);
+        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
+        await AgentScenario.BootstrappedAsync(agents);
+        var n1Port = agents.Instance("n1").Settings.Port;
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(ThroughProxy(agents, proxyPorts)), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+        using (var init = Pgbench(agents, proxyPorts, "-i", "-s", "1", "-q"))
+        {
+            var (code, text) = await FinishAsync(init, AgentScenario.Long);
+            Assert.True(code == 0, text);
+        }
+
+        // Writing when the primary dies: pgbench's clients lose their sessions (the proxy closes them) and end.
+        using (var load = Pgbench(agents, proxyPorts, "-c", "4", "-j", "2", "-T", "600", "-n"))
+        {
+            await Eventually.HoldsAsync(() => CountAsync(agents, "n1", "SELECT count(*) FROM pgbench_history"), n => n >= 100, AgentScenario.Long, "pgbench to commit on n1");
+            agents.KillPostgres("n1");
+            var (code, text) = await FinishAsync(load, AgentScenario.Long);
+            output.WriteLine($"pgbench during the crash exited {code}: {text.Trim().Split('\n').LastOrDefault()}");
+        }
+        var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted");
+        var newPort = agents.Instance(promoted.Primary!).Settings.Port;
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(ThroughProxy(agents, proxyPorts)), s => s == (newPort, false), AgentScenario.Long, $"the proxy to reach {promoted.Primary}");
+        var before = await CountAsync(agents, promoted.Primary!, "SELECT count(*) FROM pgbench_history");
+
+        // No manual step: the same command line goes on writing, to the new primary, in every protocol.
+        foreach (var mode in new[] { "simple", "extended", "prepared" })
+        {
+            using var after = Pgbench(agents, proxyPorts, "-M", mode, "-c", "4", "-j", "2", "-t", "50", "-n");
+            var (code, text) = await FinishAsync(after, AgentScenario.Long);
+            Assert.True(code == 0, $"pgbench -M {mode} after the failover: {text}");
+            Assert.Contains("number of transactions actually processed: 200/200", text);
+        }
+        Assert.Equal(before + 600, await CountAsync(agents, promoted.Primary!, "SELECT count(*) FROM pgbench_history"));
+    }
+
+    private static async Task<long> CountAsync(AgentCluster agents, string node, string sql)
+    {
+        await using var connection = new NpgsqlConnection(agents.ConnectionString(node) + ";Pooling=false;Timeout=5");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     [Fact]
     public async Task the_replica_port_takes_the_streaming_replicas_in_turn()
     {
