@@ -151,6 +151,32 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task pgha_proxy_runs_alone_and_follows_a_switchover_and_refuses_a_bad_setting_naming_it()
+    {
+        using var proxyPorts = FreePorts.Reserve(2);
+        await using var agents = await AgentCluster.StartAsync();
+        await AgentScenario.BootstrappedAsync(agents);
+        var directory = agents.Cluster.Cluster.Directory;
+        var alone = Path.Combine(directory, "proxy-alone.yaml");
+        var baseYaml = await File.ReadAllTextAsync(agents.Configs["n3"]);
+        await File.WriteAllTextAsync(alone, baseYaml + $"proxy: {{ primary_port: {proxyPorts.Ports[0]}, replica_port: {proxyPorts.Ports[1]} }}\n");
+        var bad = Path.Combine(directory, "proxy-bad.yaml");
+        await File.WriteAllTextAsync(bad, baseYaml + "proxy: { replica_fallback: random }\n");
+
+        var refused = await PghaProcess.RunAsync("proxy", "--config", bad);
+        Assert.Equal((1, "pgha: proxy-bad.yaml: proxy.replica_fallback: 'random' is not one of primary, refuse"), (refused.ExitCode, refused.Error.Trim()));
+
+        await using var proxy = PghaProcess.Start("proxy", "--config", alone);
+        await proxy.WaitForOutputAsync($"pgha proxy: primary port 127.0.0.1:{proxyPorts.Ports[0]}", AgentScenario.Long);
+        var through = $"Host=127.0.0.1;Port={proxyPorts.Ports[0]};Username=postgres;Password={agents.Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres;Pooling=false;Timeout=10";
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(through), s => s == (agents.Instance("n1").Settings.Port, false), AgentScenario.Long, "pgha proxy to reach n1");
+
+        var run = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n3"], "--to", "n2");
+        Assert.True(run.ExitCode == 0, $"{run.Output}{run.Error}");
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(through), s => s == (agents.Instance("n2").Settings.Port, false), AgentScenario.Long, "pgha proxy to reach n2 after the switchover");
+    }
+
+    [Fact]
     public async Task the_replica_port_takes_the_streaming_replicas_in_turn()
     {
         using var proxyPorts = FreePorts.Reserve(6);
