@@ -28,6 +28,9 @@ public sealed record CoordinatorSettings
     /// <summary>switchover.max_lag: a switchover target further behind the primary is refused.</summary>
     public long SwitchoverMaxLag { get; init; } = 1024 * 1024;
 
+    /// <summary>A streaming replica further behind than this is logged as lagging (ReplicationStateChanged) and serves no reads (proxy.max_replica_lag).</summary>
+    public long MaxReplicaLag { get; init; } = 16 * 1024 * 1024;
+
     /// <summary>replication.synchronous_mode and friends: which standbys the primary waits for.</summary>
     public SynchronousSettings Synchronous { get; init; } = new();
 
@@ -396,6 +399,19 @@ public sealed class CoordinatorLoop(
             _lastIssued[view.Name] = now;
             events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
             why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
+        }
+        // Replication as the heartbeats show it, logged only when it changes (the routing table reads it).
+        var primaryAt = Lsn.TryParse(primaryBeat.CurrentLsn, out var at) ? at : (Lsn?)null;
+        var observations = state.Nodes.Values
+            .Where(n => n.Name != primary.Name && n.Role == NodeRole.Replica && !n.Detached)
+            .Select(n => (View: n, Beat: Fresh(seen, n.Name, now)))
+            .Where(o => o.Beat is not null)
+            .Select(o => new ReplicaObservation(o.View.Name, o.Beat is { PostgresRunning: true, InRecovery: true } && o.Beat.Upstream == primary.Name,
+                primaryAt is { } p && Lsn.TryParse(o.Beat!.ReplayedLsn, out var replayed) ? Lsn.BytesBehind(p, replayed) : null, o.Beat!.Upstream));
+        foreach (var change in ReplicationReports.Changes(state, observations, settings.MaxReplicaLag, by))
+        {
+            events.Add(change);
+            why.Add($"{change.Node} replication {change.Status.ToString().ToLowerInvariant()}: {change.Reason}");
         }
         if (events.Count > 0) return new Decision(string.Join("; ", why), events);
         // Parameters last: applying them and rolling restarts wait while anything above had to be done.

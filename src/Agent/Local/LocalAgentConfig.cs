@@ -35,6 +35,12 @@ public sealed record LocalAgentSettings
     /// <summary>lease.etcd.endpoints; null uses the witness database for leases.</summary>
     public string? EtcdEndpoints { get; init; }
 
+    /// <summary>
+    /// The proxy's primary and replica ports, one pair per node in the topology's order (each agent runs a
+    /// proxy on the cluster's listen address); null leaves the proxy section out, and pgha run starts no proxy.
+    /// </summary>
+    public IReadOnlyList<(int Primary, int Replica)>? ProxyPorts { get; init; }
+
     /// <summary>Extra top-level YAML appended as is (tests use it to add a bad key).</summary>
     public string? Extra { get; init; }
 
@@ -97,6 +103,11 @@ public static class LocalAgentConfig
         if (settings.EtcdEndpoints is not null) yaml.AppendLine(CultureInfo.InvariantCulture, $"  etcd: {{ endpoints: {Q(settings.EtcdEndpoints)} }}");
         if (settings.SynchronousMode is { } mode)
             yaml.AppendLine(CultureInfo.InvariantCulture, $"replication: {{ synchronous_mode: {mode}, synchronous_node_count: {settings.SynchronousNodeCount}, synchronous_mode_strict: {(settings.SynchronousStrict ? "true" : "false")} }}");
+        if (settings.ProxyPorts is { } proxyPorts)
+        {
+            if (proxyPorts.Count <= index) throw new ArgumentException($"{proxyPorts.Count} proxy port pairs for node {nodeName} (number {index + 1})", nameof(settings));
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"proxy: {{ listen: {host}, primary_port: {proxyPorts[index].Primary}, replica_port: {proxyPorts[index].Replica} }}");
+        }
         yaml.AppendLine(CultureInfo.InvariantCulture, $"failover: {{ primary_restart_timeout: {D(settings.PrimaryRestartTimeout)}, failure_timeout: {D(settings.FailureTimeout)}, directive_timeout: {D(settings.DirectiveTimeout)}{(settings.MaximumLagOnFailover is { } lag ? $", maximum_lag_on_failover: {lag}" : "")} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"health: {{ interval: {D(settings.HealthInterval)} }}")
             .AppendLine("members:");

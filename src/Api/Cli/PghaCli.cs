@@ -19,6 +19,7 @@ public static class PghaCli
         commands:
           demo       run a complete local cluster on loopback (pgha demo --help)
           run        run the agent of one node (pgha run --config FILE)
+          proxy      run the proxy alone, on an application host (pgha proxy --config FILE)
           pause      freeze automatic failover (pgha pause --config FILE [--reason TEXT])
           resume     let automatic failover act again
           detach     take a node out of routing and candidacy (pgha detach --config FILE --node NODE)
@@ -92,6 +93,8 @@ public static class PghaCli
                 return DemoCommand.RunAsync(rest, output, stopping);
             case "run":
                 return HA.Api.Run.RunCommand.RunAsync(rest, output, stopping);
+            case "proxy":
+                return HA.Api.Proxying.ProxyCommand.RunAsync(rest, output, stopping);
             case "failover":
                 return HA.Api.Operations.FailoverCommand.RunAsync(rest, output, stopping);
             case "switchover":

@@ -16,6 +16,12 @@ public sealed record MemberConfig(string Name, string Host, int Port, int Failov
     public const int DefaultGossipPort = 7433;
 }
 
+/// <summary>The proxy section: whether the file has one, the listeners, and how far behind a replica may be and still serve reads.</summary>
+public sealed record ProxyConfig(bool Configured, HA.Proxy.ProxyOptions Options, long MaxReplicaLag)
+{
+    public const long DefaultMaxReplicaLag = 16 * 1024 * 1024;
+}
+
 /// <summary>
 /// pgha.yaml bound to typed settings. Every key is known and checked at start; environment variables
 /// <c>PGHA__SECTION__KEY</c> override the file (<c>PGHA__LEASE__TTL=20s</c>); an error names the key
@@ -46,6 +52,9 @@ public sealed partial record PghaConfig
     /// <summary>replication.synchronous_mode (off | on | quorum), synchronous_node_count, synchronous_mode_strict.</summary>
     public SynchronousSettings Synchronous { get; init; } = new();
 
+    /// <summary>proxy.*: the proxy's listeners; <see cref="ProxyConfig.Configured"/> says whether the file has a proxy section (pgha run starts the proxy only then).</summary>
+    public ProxyConfig Proxy { get; init; } = new(false, new HA.Proxy.ProxyOptions(), ProxyConfig.DefaultMaxReplicaLag);
+
     /// <summary>gossip.secret: the cluster secret heartbeats are authenticated with (required to run).</summary>
     public string? GossipSecret { get; init; }
 
@@ -54,7 +63,7 @@ public sealed partial record PghaConfig
     public string? ReplicationPassword { get; init; }
 
     /// <summary>Where the witness store is (witness.connection_string, witness.schema).</summary>
-    public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema };
+    public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema, MaxReplicaLagBytes = Proxy.MaxReplicaLag };
 
     /// <summary>What <c>pgha run</c> needs beyond what every command needs; throws naming the first missing key.</summary>
     public PghaConfig RequireRunnable(string source)
@@ -72,7 +81,8 @@ public sealed partial record PghaConfig
 
     private static readonly Dictionary<string, string[]> Sections = new(StringComparer.Ordinal)
     {
-        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "members"],
+        [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "proxy", "members"],
+        ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag", "tls_certificate", "tls_key"],
         ["api"] = ["listen"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
@@ -234,10 +244,55 @@ public sealed partial record PghaConfig
             },
             ApiListen = v.TryGetValue("api.listen", out var listen) ? Endpoint(listen, "api.listen", source) : new IPEndPoint(IPAddress.Loopback, 8008),
             Members = all,
+            Proxy = ProxyFrom(v, source),
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
             ReplicationPassword = v.GetValueOrDefault("postgresql.replication_password"),
         };
+    }
+
+    private static ProxyConfig ProxyFrom(IReadOnlyDictionary<string, string> v, string source)
+    {
+        var configured = v.Keys.Any(k => k.StartsWith("proxy.", StringComparison.Ordinal));
+        var listen = IPAddress.Loopback;
+        if (v.TryGetValue("proxy.listen", out var text) && !IPAddress.TryParse(text.Trim(), out listen))
+            throw new OperatorError($"{source}: proxy.listen: '{text}' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)");
+        var primaryPort = Integer(v, "proxy.primary_port", "", source, 1, 65535) ?? 6432;
+        var replicaPort = Integer(v, "proxy.replica_port", "", source, 1, 65535) ?? 6433;
+        if (primaryPort == replicaPort) throw new OperatorError($"{source}: proxy.replica_port {replicaPort} is the same as proxy.primary_port; give them different ports");
+        var fallback = v.GetValueOrDefault("proxy.replica_fallback") switch
+        {
+            null or "primary" => HA.Proxy.Routing.ReplicaFallback.Primary,
+            "refuse" => HA.Proxy.Routing.ReplicaFallback.Refuse,
+            var other => throw new OperatorError($"{source}: proxy.replica_fallback: '{other}' is not one of primary, refuse"),
+        };
+        var policy = v.GetValueOrDefault("proxy.replica_policy") ?? "round-robin";
+        if (!HA.Proxy.Routing.ReplicaBalancers.Names.Contains(policy))
+            throw new OperatorError($"{source}: proxy.replica_policy: '{policy}' is not one of {string.Join(", ", HA.Proxy.Routing.ReplicaBalancers.Names)}");
+        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy, Certificate = ProxyCertificate(v, source) },
+            Size(v, "proxy.max_replica_lag", source) ?? ProxyConfig.DefaultMaxReplicaLag);
+    }
+
+    /// <summary>proxy.tls_certificate and proxy.tls_key: PEM files, both or neither; read and checked at start.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? ProxyCertificate(IReadOnlyDictionary<string, string> v, string source)
+    {
+        var certificate = v.GetValueOrDefault("proxy.tls_certificate");
+        var key = v.GetValueOrDefault("proxy.tls_key");
+        if (string.IsNullOrEmpty(certificate) && string.IsNullOrEmpty(key)) return null;
+        if (string.IsNullOrEmpty(certificate)) throw new OperatorError($"{source}: proxy.tls_key is set but proxy.tls_certificate is not; give both PEM files or neither");
+        if (string.IsNullOrEmpty(key)) throw new OperatorError($"{source}: proxy.tls_certificate is set but proxy.tls_key is not; give both PEM files or neither");
+        if (!File.Exists(certificate)) throw new OperatorError($"{source}: proxy.tls_certificate: {certificate} does not exist");
+        if (!File.Exists(key)) throw new OperatorError($"{source}: proxy.tls_key: {key} does not exist");
+        try
+        {
+            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key);
+            // Through PKCS#12, so that SslStream gets a key it can use on every platform.
+            return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new OperatorError($"{source}: proxy.tls_certificate / proxy.tls_key: cannot load {certificate} with {key}: {e.Message}");
+        }
     }
 
     [GeneratedRegex(@"^(\d+(?:\.\d+)?)(ms|s|m|h)$")]

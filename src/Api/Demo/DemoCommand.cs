@@ -158,6 +158,10 @@ public static class DemoCommand
             var recorded = await WaitForAgentsAsync(witness, state.Cluster, output, stopping);
             output.WriteLine($"agents: {string.Join(", ", agents.Running.Select(a => $"{a.Node} (pid {a.Pid})"))} manage the cluster; coordinator {recorded.Coordinator}; logs in {directory.Path}/<node>/agent.log");
             output.WriteLine($"Connect with: psql '{cluster.ClientUri(cluster.CurrentPrimary())}'");
+            var (proxyPrimary, proxyReplica) = ProxyPorts(state.GossipPorts[0]);
+            var superuser = cluster.CurrentPrimary().Settings.Superuser;
+            output.WriteLine($"Through {cluster.Nodes[0].Settings.Name}'s proxy (follows failovers): psql 'postgresql://{superuser}:{state.SuperuserPassword}@{state.ListenAddress}:{proxyPrimary}/postgres' (primary),");
+            output.WriteLine($"        psql 'postgresql://{superuser}:{state.SuperuserPassword}@{state.ListenAddress}:{proxyReplica}/postgres' (replicas in turn); every agent runs one (docs/proxy.md)");
             output.WriteLine($"Try it: kill -9 the primary's postmaster (head -1 {cluster.CurrentPrimary().Settings.DataDirectory}/postmaster.pid): its agent restarts it in place;");
             output.WriteLine($"        kill -9 its agent too (pkill -9 -f {LocalAgentConfig.PathFor(cluster, cluster.CurrentPrimary().Settings.Name)}): a replica takes over.");
             output.WriteLine($"pgha demo is running. Ctrl-C stops it; the data stays in {directory.Path} ('pgha demo destroy' removes it).");
@@ -187,19 +191,26 @@ public static class DemoCommand
         return 0;
     }
 
-    /// <summary>The demo's agents use pgha's defaults but a shorter lease (10 s), so a lost node is replaced quickly.</summary>
+    /// <summary>
+    /// The demo's agents use pgha's defaults but a shorter lease (10 s), so a lost node is replaced quickly.
+    /// Each agent runs a proxy: primary port = its gossip port + 100, replica port = its gossip port + 200.
+    /// </summary>
     internal static LocalAgentSettings AgentSettings(DemoState state)
     {
         return new LocalAgentSettings
         {
             GossipSecret = state.GossipSecret!,
             GossipPorts = state.GossipPorts,
+            ProxyPorts = [.. state.GossipPorts.Select(ProxyPorts)],
             LeaseTtl = TimeSpan.FromSeconds(10),
             FenceMargin = TimeSpan.FromSeconds(3),
             PrimaryRestartTimeout = TimeSpan.FromSeconds(10),
             SynchronousMode = state.SynchronousMode is null or "off" ? null : state.SynchronousMode,
         };
     }
+
+    /// <summary>A demo node's proxy ports, derived from its gossip port (the demo's ports are spaced so they do not meet).</summary>
+    internal static (int Primary, int Replica) ProxyPorts(int gossipPort) => (gossipPort + 100, gossipPort + 200);
 
     private static async Task<HA.Core.State.ClusterState> WaitForAgentsAsync(WitnessStore witness, string cluster, TextWriter output, CancellationToken stopping)
     {

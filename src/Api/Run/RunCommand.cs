@@ -42,6 +42,9 @@ public static class RunCommand
         the current primary (through its own replication slot) and streams from it. Removed with
         'pgha member remove', the agent stops its PostgreSQL and exits; it does not join again by itself.
 
+        With a proxy section in FILE (proxy.primary_port, proxy.replica_port, ...), the node also runs
+        the proxy (docs/proxy.md); without one it does not.
+
         examples:
           pgha run --config /etc/pgha/pgha.yaml
           pgha run --config n4.yaml          # a new replica: n4.yaml lists n1, n2, n3 and n4
@@ -155,6 +158,12 @@ internal sealed class RunningNode : IAsyncDisposable
         _close.Add(() => _agent.DisposeAsync());
         // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
         await _agent.TickAsync(cancellationToken);
+
+        if (config.Proxy.Configured)
+        {
+            var proxy = await HA.Api.Proxying.RunningProxy.StartAsync(config, _witness, _logs, cancellationToken);
+            _close.Add(() => proxy.DisposeAsync());
+        }
 
         var health = await HA.Api.Http.HealthServer.StartAsync(config.ApiListen, config.Node.Name, _agent, config.Lease.Ttl, cancellationToken);
         _close.Add(() => health.DisposeAsync());
@@ -270,6 +279,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Failover = config.Failover,
             DirectiveTimeout = config.DirectiveTimeout,
             SwitchoverMaxLag = config.SwitchoverMaxLag,
+            MaxReplicaLag = config.Proxy.MaxReplicaLag,
             Synchronous = config.Synchronous,
             HeartbeatFreshness = TimeSpan.FromTicks(Math.Max(config.HealthInterval.Ticks * 4, TimeSpan.FromSeconds(1).Ticks)),
         };

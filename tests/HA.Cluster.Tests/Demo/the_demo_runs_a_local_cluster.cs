@@ -38,6 +38,14 @@ public sealed class the_demo_runs_a_local_cluster
             }
             await Eventually.HoldsAsync(() => ScalarAsync(nodes["n3"].Uri, "SELECT answer FROM demo_rows"), v => v == "42", TimeSpan.FromSeconds(30), "row on n3");
 
+            // The printed proxy connection strings reach the primary and a replica.
+            await demo.WaitForOutputAsync("Through n1's proxy", Ready);
+            var proxied = demo.Output.Split('\n').Where(l => l.Contains("psql 'postgresql://", StringComparison.Ordinal) && l.Contains("(primary)", StringComparison.Ordinal) || l.Contains("(replicas in turn)", StringComparison.Ordinal))
+                .Select(l => l[(l.IndexOf("psql '", StringComparison.Ordinal) + "psql '".Length)..l.LastIndexOf('\'')]).ToList();
+            Assert.Equal(2, proxied.Count);
+            await Eventually.HoldsAsync(() => ScalarAsync(proxied[0], "SELECT pg_is_in_recovery()"), v => v == "False", TimeSpan.FromSeconds(30), "the proxy's primary port to reach the primary");
+            await Eventually.HoldsAsync(() => ScalarAsync(proxied[1], "SELECT answer FROM demo_rows WHERE pg_is_in_recovery()"), v => v == "42", TimeSpan.FromSeconds(60), "the proxy's replica port to reach a replica");
+
             demo.Signal("TERM");
             Assert.Equal(0, await demo.WaitForExitAsync(TimeSpan.FromSeconds(60)));
             Assert.Contains("pgha demo: stopped", demo.Output);
