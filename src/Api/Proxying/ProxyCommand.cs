@@ -33,14 +33,7 @@ public static class ProxyCommand
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
         var path = cli.Value("--config") ?? throw new UsageError("pgha proxy needs --config FILE");
-        var level = cli.Value("--log-level") switch
-        {
-            null or "information" or "info" => LogLevel.Information,
-            "debug" => LogLevel.Debug,
-            "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            var other => throw new UsageError($"--log-level '{other}' is not one of debug, information, warning, error"),
-        };
+        var level = AgentHost.LogLevelOption(cli.Value("--log-level"));
         var config = PghaConfig.Load(path);
         using var logs = LoggerFactory.Create(logging => AgentHost.ConfigureLogging(logging, level));
         await using var witness = await WitnessStore.OpenAsync(config.Witness, stopping);

@@ -56,6 +56,16 @@ public static class AgentHost
         return builder.Build();
     }
 
+    /// <summary>The --log-level option of pgha run and pgha proxy.</summary>
+    public static LogLevel LogLevelOption(string? text) => text switch
+    {
+        null or "information" or "info" => LogLevel.Information,
+        "debug" => LogLevel.Debug,
+        "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => throw new HA.Core.Errors.UsageError($"--log-level '{text}' is not one of debug, information, warning, error"),
+    };
+
     public static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
     {
         logging.ClearProviders();

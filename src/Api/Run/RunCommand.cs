@@ -62,14 +62,7 @@ public static class RunCommand
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
         var path = cli.Value("--config") ?? throw new UsageError("pgha run needs --config FILE");
-        var level = cli.Value("--log-level") switch
-        {
-            null or "information" or "info" => LogLevel.Information,
-            "debug" => LogLevel.Debug,
-            "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            var other => throw new UsageError($"--log-level '{other}' is not one of debug, information, warning, error"),
-        };
+        var level = AgentHost.LogLevelOption(cli.Value("--log-level"));
         var config = PghaConfig.Load(path).RequireRunnable(Path.GetFileName(path));
         ClusterMembership.CheckDataDirectory(config);
         await using var node = await RunningNode.OpenAsync(config, path, level, stopping);
