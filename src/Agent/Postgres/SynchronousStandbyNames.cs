@@ -13,7 +13,7 @@ public static class SynchronousStandbyNames
 {
     public static async Task SetAsync(NodeSettings node, string value, CancellationToken cancellationToken)
     {
-        await NodeSql.ExecuteAsync(node, $"ALTER SYSTEM SET synchronous_standby_names = '{value.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken).ConfigureAwait(false);
+        await NodeSql.ExecuteAsync(node, $"ALTER SYSTEM SET synchronous_standby_names = {PostgresParameters.Literals("synchronous_standby_names", value)}", cancellationToken).ConfigureAwait(false);
         await NodeSql.ExecuteAsync(node, "SELECT pg_reload_conf()", cancellationToken).ConfigureAwait(false);
     }
 
