@@ -366,8 +366,17 @@ public sealed class FaultRelay : IAsyncDisposable
             {
                 var received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stopping.Token);
                 if (!ShouldForward(received.RemoteEndPoint)) continue;
-                await _socket.SendToAsync(buffer.AsMemory(0, received.ReceivedBytes), SocketFlags.None, _target, _stopping.Token);
+                // Counted before the send: the receiver may read the datagram before this loop runs again.
                 Interlocked.Increment(ref _forwardedDatagrams);
+                try
+                {
+                    await _socket.SendToAsync(buffer.AsMemory(0, received.ReceivedBytes), SocketFlags.None, _target, _stopping.Token);
+                }
+                catch
+                {
+                    Interlocked.Decrement(ref _forwardedDatagrams);
+                    throw;
+                }
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {

@@ -85,7 +85,7 @@ internal sealed class RunningNode : IAsyncDisposable
     private WitnessStore _witness = null!;
     private ILeaseStore _leases = null!;
     private NodeAgent _agent = null!;
-    private GossipNode _gossip = null!;
+    private GossipNode? _gossip;
     private IHost _host = null!;
     private LeaseWatchdog _watchdog = null!;
 
@@ -152,14 +152,22 @@ internal sealed class RunningNode : IAsyncDisposable
         // One round before the first heartbeat goes out, so peers never hear "not running" from a node just starting.
         await _agent.TickAsync(cancellationToken);
 
+        HA.Api.Proxying.RunningProxy? proxy = null;
         if (config.Proxy.Configured)
         {
-            var proxy = await HA.Api.Proxying.RunningProxy.StartAsync(config, _witness, _logs, cancellationToken);
+            proxy = await HA.Api.Proxying.RunningProxy.StartAsync(config, _witness, _logs, cancellationToken);
             _close.Add(() => proxy.DisposeAsync());
         }
 
-        var health = await HA.Api.Http.HealthServer.StartAsync(config.ApiListen, config.Node.Name, _agent, config.Lease.Ttl, cancellationToken);
-        _close.Add(() => health.DisposeAsync());
+        var api = await HA.Api.Http.ApiServer.StartAsync(new HA.Api.Http.ApiContext
+        {
+            Config = config,
+            Agent = _agent,
+            Witness = _witness,
+            Heartbeats = Heartbeats,
+            Proxy = proxy,
+        }, cancellationToken);
+        _close.Add(() => api.DisposeAsync());
 
         _gossip = GossipNode.Start(new GossipOptions
         {
@@ -346,7 +354,9 @@ internal sealed class RunningNode : IAsyncDisposable
 
     private IReadOnlyDictionary<string, ReceivedHeartbeat> Heartbeats()
     {
-        var all = new Dictionary<string, ReceivedHeartbeat>(_gossip.Latest, StringComparer.Ordinal)
+        // The API starts before gossip: until then only this node's own heartbeat is known.
+        IReadOnlyDictionary<string, ReceivedHeartbeat> heard = _gossip is { } gossip ? gossip.Latest : new Dictionary<string, ReceivedHeartbeat>();
+        var all = new Dictionary<string, ReceivedHeartbeat>(heard, StringComparer.Ordinal)
         {
             [_config.Node.Name] = new ReceivedHeartbeat(_agent.CurrentHeartbeat(), DateTimeOffset.UtcNow, TimeProvider.System.GetTimestamp()),
         };

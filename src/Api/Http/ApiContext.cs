@@ -1,0 +1,29 @@
+using HA.Agent.Gossip;
+using HA.Agent.Runtime;
+using HA.Api.Config;
+using HA.Api.Proxying;
+using HA.Projections;
+
+namespace HA.Api.Http;
+
+/// <summary>
+/// What the HTTP endpoints of one node may read and act through: its configuration, its agent (local
+/// PostgreSQL view), the witness store (the cluster's log and projections), the heartbeats it hears
+/// (its own and its peers' through gossip), and its proxy when it runs one.
+/// </summary>
+public sealed class ApiContext
+{
+    public required PghaConfig Config { get; init; }
+    public required NodeAgent Agent { get; init; }
+    public required WitnessStore Witness { get; init; }
+
+    /// <summary>The latest heartbeat per node, this node's own included (the gossip view).</summary>
+    public required Func<IReadOnlyDictionary<string, ReceivedHeartbeat>> Heartbeats { get; init; }
+
+    /// <summary>The proxy this node runs (<c>proxy</c> section of pgha.yaml), or null.</summary>
+    public RunningProxy? Proxy { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    public string Node => Config.Node.Name;
+}
