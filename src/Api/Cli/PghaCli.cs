@@ -33,6 +33,16 @@ public static class PghaCli
           restart    restart nodes with parameters pending a restart, one at a time (pgha restart --rolling --config FILE)
           version    print the version
 
+        commands through a node's HTTP API (--url URL or $PGHA_URL, --token or $PGHA_TOKEN, --json):
+          status     the cluster at a glance (pgha status)
+          nodes      every node's role, state and lag (pgha nodes list, pgha nodes info NODE)
+          members    the gossip view of the node answering
+          lease      lease holders, fencing tokens and expiry
+          directives directives issued and their outcome (pgha directives --node n2)
+          history    recorded events (pgha history --since 1h --type primary_changed), or the cluster at a time (--at TIME)
+          explain    the story of one failover (pgha explain FAILOVER_ID)
+          watch      print events as they are recorded, until Ctrl-C
+
         examples:
           pgha demo
           pgha demo status
@@ -108,6 +118,8 @@ public static class PghaCli
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
                 return HA.Api.Config.ConfigCommand.RunAsync(rest, output, stopping);
+            case var read when ApiCommands.Names.Contains(read):
+                return ApiCommands.RunAsync(read, rest, output, stopping);
             default:
                 throw new UsageError($"unknown command '{command}'; run 'pgha --help' to see the commands");
         }
