@@ -41,6 +41,9 @@ public sealed record LocalAgentSettings
     /// </summary>
     public IReadOnlyList<(int Primary, int Replica)>? ProxyPorts { get; init; }
 
+    /// <summary>proxy.max_replica_lag in bytes (with <see cref="ProxyPorts"/>); null keeps the default.</summary>
+    public long? ProxyMaxReplicaLag { get; init; }
+
     /// <summary>Extra top-level YAML appended as is (tests use it to add a bad key).</summary>
     public string? Extra { get; init; }
 
@@ -106,7 +109,7 @@ public static class LocalAgentConfig
         if (settings.ProxyPorts is { } proxyPorts)
         {
             if (proxyPorts.Count <= index) throw new ArgumentException($"{proxyPorts.Count} proxy port pairs for node {nodeName} (number {index + 1})", nameof(settings));
-            yaml.AppendLine(CultureInfo.InvariantCulture, $"proxy: {{ listen: {host}, primary_port: {proxyPorts[index].Primary}, replica_port: {proxyPorts[index].Replica} }}");
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"proxy: {{ listen: {host}, primary_port: {proxyPorts[index].Primary}, replica_port: {proxyPorts[index].Replica}{(settings.ProxyMaxReplicaLag is { } most ? $", max_replica_lag: {most}" : "")} }}");
         }
         yaml.AppendLine(CultureInfo.InvariantCulture, $"failover: {{ primary_restart_timeout: {D(settings.PrimaryRestartTimeout)}, failure_timeout: {D(settings.FailureTimeout)}, directive_timeout: {D(settings.DirectiveTimeout)}{(settings.MaximumLagOnFailover is { } lag ? $", maximum_lag_on_failover: {lag}" : "")} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"health: {{ interval: {D(settings.HealthInterval)} }}")

@@ -12,11 +12,12 @@ namespace HA.Cluster.Tests.Agents;
 /// </summary>
 public sealed class a_proxied_cluster(ITestOutputHelper output)
 {
-    private static async Task<AgentCluster> StartAsync(FreePorts proxyPorts, TimeSpan primaryRestartTimeout) =>
+    private static async Task<AgentCluster> StartAsync(FreePorts proxyPorts, TimeSpan primaryRestartTimeout, long? maxReplicaLag = null) =>
         await AgentCluster.StartAsync(s => s with
         {
             PrimaryRestartTimeout = primaryRestartTimeout,
             ProxyPorts = [.. Enumerable.Range(0, 3).Select(i => (proxyPorts.Ports[2 * i], proxyPorts.Ports[2 * i + 1]))],
+            ProxyMaxReplicaLag = maxReplicaLag,
         });
 
     /// <summary>Through n3's proxy (n3's agent lives throughout): which server answers, and whether it is a primary.</summary>
@@ -177,26 +178,69 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task the_replica_port_takes_the_streaming_replicas_in_turn()
+    public async Task the_replica_port_takes_the_streaming_replicas_in_turn_and_gives_a_lagging_or_detached_one_nothing()
     {
         using var proxyPorts = FreePorts.Reserve(6);
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.FromSeconds(10));
+        const long maxLag = 1024 * 1024;
+        await using var agents = await StartAsync(proxyPorts, TimeSpan.FromSeconds(10), maxLag);
         await AgentScenario.BootstrappedAsync(agents);
-        var replicas = new[] { agents.Instance("n2").Settings.Port, agents.Instance("n3").Settings.Port };
+        var (n2, n3) = (agents.Instance("n2").Settings.Port, agents.Instance("n3").Settings.Port);
         // The coordinator logs both replicas as streaming from the heartbeats; then reads go to them in turn.
-        await agents.WaitForStateAsync(s => s.Nodes["n2"].Replication == HA.Core.Events.ReplicationStatus.Streaming && s.Nodes["n3"].Replication == HA.Core.Events.ReplicationStatus.Streaming,
-            AgentScenario.Long, "n2 and n3 logged as streaming");
+        await agents.WaitForStateAsync(s => Serving(s, "n2") && Serving(s, "n3"), AgentScenario.Long, "n2 and n3 logged as streaming");
         var reads = ThroughProxy(agents, proxyPorts, replicaPort: true);
-        var seen = await Eventually.HoldsAsync(async () =>
-        {
-            var servers = new List<(int Port, bool InRecovery)>();
-            for (var i = 0; i < 4; i++) servers.Add(await NewConnectionServerAsync(reads));
-            return servers;
-        }, s => s.All(x => x.InRecovery) && s.Select(x => x.Port).Distinct().Order().SequenceEqual(replicas.Order()), AgentScenario.Long, "the replica port to spread reads over n2 and n3");
+        var seen = await ReadsSpreadOverAsync(reads, [n2, n3], "the replica port to spread reads over n2 and n3");
         output.WriteLine(string.Join(", ", seen));
+
+        // n2 stops replaying and falls more than proxy.max_replica_lag behind: it is logged as lagging and gets no reads.
+        await ExecuteAsync(agents, "n2", "SELECT pg_wal_replay_pause()");
+        await ExecuteAsync(agents, "n1", "CREATE TABLE filler AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 4000)");
+        var lagging = await agents.WaitForStateAsync(s => s.Nodes["n2"].LagBytes > maxLag && Serving(s, "n3"), AgentScenario.Long, "n2 logged as lagging over 1 MB");
+        output.WriteLine($"n2 lag logged: {lagging.Nodes["n2"].LagBytes} bytes");
+        await ReadsSpreadOverAsync(reads, [n3], "the replica port to leave the lagging n2 out");
+
+        // Replaying again, it is back within the limit and takes reads again.
+        await ExecuteAsync(agents, "n2", "SELECT pg_wal_replay_resume()");
+        await agents.WaitForStateAsync(s => Serving(s, "n2"), AgentScenario.Long, "n2 back within the lag limit");
+        await ReadsSpreadOverAsync(reads, [n2, n3], "the replica port to take n2 back");
+
+        // A detached replica gets no reads either.
+        var detach = await PghaProcess.RunAsync("detach", "--config", agents.Configs["n1"], "--node", "n3", "--reason", "maintenance");
+        Assert.True(detach.ExitCode == 0, $"{detach.Output}{detach.Error}");
+        await ReadsSpreadOverAsync(reads, [n2], "the replica port to leave the detached n3 out");
+
         var history = await agents.HistoryAsync();
         // Logged when it changes, not at every tick.
-        Assert.InRange(history.Count(e => e.Event is HA.Core.Events.ReplicationStateChanged), 2, 10);
+        Assert.InRange(history.Count(e => e.Event is HA.Core.Events.ReplicationStateChanged), 4, 14);
+    }
+
+    private static async Task ExecuteAsync(AgentCluster agents, string node, string sql)
+    {
+        await using var connection = new NpgsqlConnection(agents.ConnectionString(node) + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static bool Serving(ClusterState state, string node) =>
+        state.Nodes[node] is { Replication: HA.Core.Events.ReplicationStatus.Streaming, Detached: false } view && (view.LagBytes ?? 0) <= 1024 * 1024;
+
+    /// <summary>
+    /// Waits until eight new connections through the replica port reach exactly the given servers (all of
+    /// them, nothing else, each a standby), then checks eight more do the same: the routing settled there.
+    /// </summary>
+    private static async Task<List<(int Port, bool InRecovery)>> ReadsSpreadOverAsync(string reads, int[] servers, string what)
+    {
+        async Task<List<(int Port, bool InRecovery)>> EightAsync()
+        {
+            var seen = new List<(int Port, bool InRecovery)>();
+            for (var i = 0; i < 8; i++) seen.Add(await NewConnectionServerAsync(reads));
+            return seen;
+        }
+        bool Exactly(List<(int Port, bool InRecovery)> seen) => seen.All(x => x.InRecovery) && seen.Select(x => x.Port).Distinct().Order().SequenceEqual(servers.Order());
+        await Eventually.HoldsAsync(EightAsync, Exactly, AgentScenario.Long, what);
+        var again = await EightAsync();
+        Assert.True(Exactly(again), $"{what}: then {string.Join(", ", again)}");
+        return again;
     }
 
     [Fact]
