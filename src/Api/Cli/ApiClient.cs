@@ -23,10 +23,13 @@ public sealed class ApiUnreachable(string message, Exception inner) : OperatorEr
 }
 
 /// <summary>
-/// How the CLI talks to a node's HTTP API: where (<c>--url</c>, else <c>PGHA_URL</c>, else the
-/// <c>api.listen</c> of the pgha.yaml named by <c>--config</c>, else http://127.0.0.1:8008), with
-/// which token (<c>--token</c>, else <c>PGHA_TOKEN</c>), and how answers become exit codes: 0 done,
-/// 1 refused (the problem detail's message is printed), 2 usage, 3 unreachable, 4 not authorized.
+/// How the CLI talks to a node's HTTP API: where (<c>--url</c>, else <c>PGHA_URL</c> — either a
+/// comma-separated list of nodes, tried in turn until one accepts the connection —, else the
+/// <c>api.listen</c> of the pgha.yaml named by <c>--config</c>, else the nodes of the demo in
+/// ./.pgha-demo, else http://127.0.0.1:8008), with which token (<c>--token</c>, else
+/// <c>PGHA_TOKEN</c>), and how answers become exit codes: 0 done, 1 refused (the problem detail's
+/// message is printed), 2 usage, 3 unreachable, 4 not authorized. Only a refused connection moves on to
+/// the next node: a request that may have reached a node is never sent twice.
 /// </summary>
 public sealed class ApiClient : IDisposable
 {
@@ -39,7 +42,8 @@ public sealed class ApiClient : IDisposable
 
     public const string OptionsHelp = """
         connection options (every API command):
-          --url URL        a node's API (default: $PGHA_URL, else api.listen of --config FILE, else http://127.0.0.1:8008)
+          --url URL[,URL]  a node's API, or several tried in turn (default: $PGHA_URL, else api.listen of --config FILE,
+                           else the nodes of the demo in ./.pgha-demo, else http://127.0.0.1:8008)
           --token TOKEN    bearer token for changes (default: $PGHA_TOKEN)
           --config FILE    a member's pgha.yaml: its api.listen is used when --url and $PGHA_URL are not set
           --json           print the API's JSON as it came instead of a table
@@ -47,33 +51,65 @@ public sealed class ApiClient : IDisposable
         """;
 
     private readonly HttpClient _http;
+    private readonly IReadOnlyList<Uri> _nodes;
+    private readonly string? _token;
 
-    private ApiClient(Uri baseUrl, string? token, HttpMessageHandler? handler)
+    private ApiClient(IReadOnlyList<Uri> nodes, string? token, HttpMessageHandler? handler)
     {
-        BaseUrl = baseUrl;
+        _nodes = nodes;
+        BaseUrl = nodes[0];
+        _token = token;
         _http = handler is null ? new HttpClient() : new HttpClient(handler);
-        _http.BaseAddress = baseUrl;
         _http.Timeout = Timeout.InfiniteTimeSpan; // each call brings its own deadline (watch streams forever)
-        if (!string.IsNullOrEmpty(token)) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
-    public Uri BaseUrl { get; }
+    /// <summary>The node answering: the first that accepted a connection (before any call, the first given).</summary>
+    public Uri BaseUrl { get; private set; }
+
+    /// <summary>Every node this client may ask, in the order tried.</summary>
+    public IReadOnlyList<Uri> Nodes => _nodes;
 
     /// <summary>Builds the client from the command line and the environment (see <see cref="OptionsHelp"/>).</summary>
-    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null)
+    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null, string? demoDirectory = null)
     {
         string? Env(string name) => environment is null ? Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
-        var url = cli.Value("--url") ?? Env("PGHA_URL");
-        if (url is null && cli.Value("--config") is { } path)
-        {
-            var listen = PghaConfig.Load(path).ApiListen;
-            var host = listen.Address.Equals(IPAddress.Any) ? "127.0.0.1" : listen.Address.Equals(IPAddress.IPv6Any) ? "[::1]" : listen.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString();
-            url = $"http://{host}:{listen.Port}";
-        }
-        url ??= DefaultUrl;
+        var (urls, option) = cli.Value("--url") is { } given ? (given, "--url") : Env("PGHA_URL") is { } env ? (env, "$PGHA_URL") : (null, null);
+        var nodes = urls is null ? null : urls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(u => Parse(u, option!)).ToList();
+        if (nodes is null or [] && cli.Value("--config") is { } path) nodes = [Parse(Url(PghaConfig.Load(path).ApiListen), "api.listen of " + path)];
+        if (nodes is null or []) nodes = DemoNodes(demoDirectory ?? HA.Api.Demo.DemoDirectory.DefaultPath);
+        if (nodes is null or []) nodes = [new Uri(DefaultUrl + "/")];
+        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN"), handler);
+    }
+
+    private static Uri Parse(string url, string option)
+    {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https"))
-            throw new UsageError($"--url '{url}' is not an http:// or https:// address of a pgha node's API");
-        return new ApiClient(new Uri(parsed.GetLeftPart(UriPartial.Authority) + "/"), cli.Value("--token") ?? Env("PGHA_TOKEN"), handler);
+            throw new UsageError($"{option} '{url}' is not an http:// or https:// address of a pgha node's API");
+        return new Uri(parsed.GetLeftPart(UriPartial.Authority) + "/");
+    }
+
+    private static string Url(IPEndPoint listen)
+    {
+        var host = listen.Address.Equals(IPAddress.Any) ? "127.0.0.1"
+            : listen.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : listen.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString();
+        return $"http://{host}:{listen.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>The APIs of a demo in that directory (each node's listens on its gossip port's number), or null.</summary>
+    private static List<Uri>? DemoNodes(string directory)
+    {
+        var demo = new HA.Api.Demo.DemoDirectory(directory);
+        if (!File.Exists(demo.StateFile)) return null;
+        try
+        {
+            var state = demo.Load();
+            return [.. state.GossipPorts.Select(port => new Uri(Url(new IPEndPoint(IPAddress.Parse(state.ListenAddress), port)) + "/"))];
+        }
+        catch (Exception e) when (e is OperatorError or FormatException or IOException)
+        {
+            return null; // not a demo this client can read: the default applies
+        }
     }
 
     public Task<JsonElement> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
@@ -88,7 +124,7 @@ public sealed class ApiClient : IDisposable
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
+        using var request = new HttpRequestMessage(method, new Uri(path.TrimStart('/'), UriKind.Relative));
         if (body is not null) request.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
         using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token, cancellationToken).ConfigureAwait(false);
         var text = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
@@ -108,7 +144,7 @@ public sealed class ApiClient : IDisposable
     /// <summary>Sends a request whose response is read by the caller as a stream (Server-Sent Events).</summary>
     public async Task<HttpResponseMessage> OpenStreamAsync(string path, string? lastEventId, CancellationToken cancellationToken)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, path.TrimStart('/'));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path.TrimStart('/'), UriKind.Relative));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         if (lastEventId is not null) request.Headers.TryAddWithoutValidation("Last-Event-ID", lastEventId);
         var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken, cancellationToken).ConfigureAwait(false);
@@ -120,18 +156,36 @@ public sealed class ApiClient : IDisposable
 
     private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken deadline, CancellationToken caller)
     {
-        try
+        var path = request.RequestUri!.OriginalString;
+        var refused = new List<string>();
+        // The node that answered last is asked first; the others in their order after it.
+        foreach (var node in _nodes.OrderBy(n => n == BaseUrl ? 0 : 1))
         {
-            return await _http.SendAsync(request, completion, deadline).ConfigureAwait(false);
+            // Not disposed here: it shares the caller's content (disposed with the caller's request) and is the response's RequestMessage.
+            var attempt = new HttpRequestMessage(request.Method, new Uri(node, path)) { Content = request.Content, Version = request.Version };
+            foreach (var header in request.Headers) attempt.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            if (!string.IsNullOrEmpty(_token)) attempt.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+            try
+            {
+                var response = await _http.SendAsync(attempt, completion, deadline).ConfigureAwait(false);
+                BaseUrl = node;
+                return response;
+            }
+            catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound })
+            {
+                // Nothing reached that node: the next one may be asked safely.
+                refused.Add($"{node.GetLeftPart(UriPartial.Authority)}: {e.GetBaseException().Message}");
+            }
+            catch (HttpRequestException e)
+            {
+                throw new ApiUnreachable($"the pgha API at {node} failed: {e.GetBaseException().Message}; check --url or $PGHA_URL (is pgha run up there?)", e);
+            }
+            catch (OperationCanceledException e) when (!caller.IsCancellationRequested)
+            {
+                throw new ApiUnreachable($"the pgha API at {node} did not answer {request.Method} {Describe(path)} within 30 s", e);
+            }
         }
-        catch (HttpRequestException e)
-        {
-            throw new ApiUnreachable($"cannot reach the pgha API at {BaseUrl}: {e.GetBaseException().Message}; check --url or $PGHA_URL (is pgha run up there?)", e);
-        }
-        catch (OperationCanceledException e) when (!caller.IsCancellationRequested)
-        {
-            throw new ApiUnreachable($"the pgha API at {BaseUrl} did not answer {request.Method} {Describe(request.RequestUri!.OriginalString)} within 30 s", e);
-        }
+        throw new ApiUnreachable($"cannot reach the pgha API ({string.Join("; ", refused)}); check --url or $PGHA_URL (is pgha run up there?)", new HttpRequestException(refused[^1]));
     }
 
     /// <summary>The one line printed for a refused request: the problem detail's title and detail, or the status.</summary>

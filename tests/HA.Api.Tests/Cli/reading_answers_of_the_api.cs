@@ -72,6 +72,35 @@ public sealed class reading_answers_of_the_api
             Assert.Equal("http://127.0.0.1:8008/", api.BaseUrl.ToString());
         var error = Assert.Throws<UsageError>(() => ApiClient.From(Cli("--url", "ftp://x"), new Dictionary<string, string>()));
         Assert.Equal("--url 'ftp://x' is not an http:// or https:// address of a pgha node's API", error.Message);
+        using (var api = ApiClient.From(Cli("--url", "http://10.0.0.11:8008, http://10.0.0.12:8008"), new Dictionary<string, string>()))
+            Assert.Equal(["http://10.0.0.11:8008/", "http://10.0.0.12:8008/"], api.Nodes.Select(n => n.ToString()));
+    }
+
+    [Fact]
+    public async Task without_a_url_the_nodes_of_the_demo_are_asked_in_turn_and_each_refusal_is_named()
+    {
+        using var ports = HA.Testing.FreePorts.Reserve(2);
+        var directory = Directory.CreateTempSubdirectory("pgha-cli-demo-");
+        try
+        {
+            var demo = new HA.Api.Demo.DemoDirectory(directory.FullName);
+            // A demo of two nodes whose APIs would listen on the ports numbered as their gossip ports; neither runs.
+            File.WriteAllText(demo.StateFile, $$"""
+                {"cluster":"demo","listen_address":"127.0.0.1","witness_port":1,"nodes":[{"name":"n1","port":2,"gossip_port":{{ports.Ports[0]}}},{"name":"n2","port":3,"gossip_port":{{ports.Ports[1]}}}],
+                 "superuser_password":"x","replication_password":"y","created_at":"2026-11-25T00:00:00Z"}
+                """);
+            using var api = ApiClient.From(CommandLine.Parse("pgha status", [], ApiClient.ValueOptions, ["--json"]), new Dictionary<string, string>(), demoDirectory: directory.FullName);
+            Assert.Equal([$"http://127.0.0.1:{ports.Ports[0]}/", $"http://127.0.0.1:{ports.Ports[1]}/"], api.Nodes.Select(n => n.ToString()));
+            var unreachable = await Assert.ThrowsAsync<ApiUnreachable>(() => api.GetAsync("api/v1/status", CancellationToken.None));
+            Assert.Equal(3, unreachable.ExitCode);
+            // Both were tried, each named with what happened.
+            Assert.Contains($"127.0.0.1:{ports.Ports[0]}: Connection refused", unreachable.Message, StringComparison.Ordinal);
+            Assert.Contains($"127.0.0.1:{ports.Ports[1]}: Connection refused", unreachable.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     [Theory]
