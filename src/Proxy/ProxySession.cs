@@ -209,12 +209,17 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     {
         await using var backendStream = new NetworkStream(backend, ownsSocket: false);
         var backendReader = PipeReader.Create(backendStream, new StreamPipeReaderOptions(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true));
+        // Without TLS toward the client both ends are plain sockets: once framing is over, bytes go
+        // socket to socket with no stream or pipe in between (the hot path: one receive, one send).
+        var plain = clientStream is NetworkStream;
         (int, int)? issued = null;
         try
         {
-            await backendStream.WriteAsync(startup.Packet, token).ConfigureAwait(false);
-            var up = CopyAsync(clientReader, backendStream, server.Counters.FromClient, token);
-            var down = ServerToClientAsync(backendReader, clientStream, endpoint, key => issued = key, token);
+            await backend.SendAsync(startup.Packet, SocketFlags.None, token).ConfigureAwait(false);
+            var up = plain
+                ? DrainThenRelayAsync(clientReader, client, backend, server.Counters.FromClient)
+                : CopyAsync(clientReader, backendStream, server.Counters.FromClient, token);
+            var down = ServerToClientAsync(backendReader, backend, clientStream, plain, endpoint, key => issued = key, token);
             var first = await Task.WhenAny(up, down).ConfigureAwait(false);
             // Either side closing ends the session: the other direction's read is ended by dropping both sockets.
             Drop(backend);
@@ -233,7 +238,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     /// Server to client: messages are framed until the first ReadyForQuery so the server's
     /// BackendKeyData can be replaced by the proxy's own; after that, bytes are copied as they come.
     /// </summary>
-    private async Task ServerToClientAsync(PipeReader reader, Stream client, RouteEndpoint endpoint, Action<(int, int)> issued, CancellationToken token)
+    private async Task ServerToClientAsync(PipeReader reader, Socket backend, Stream toClient, bool plain, RouteEndpoint endpoint, Action<(int, int)> issued, CancellationToken token)
     {
         long passing = 0; // bytes of the current message still to pass through unchanged
         var readyAfterPassing = false;
@@ -248,7 +253,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
                 {
                     var take = Math.Min(passing, buffer.Length);
                     if (take == 0) break;
-                    await WriteAsync(client, buffer.Slice(0, take), token).ConfigureAwait(false);
+                    await WriteAsync(toClient, buffer.Slice(0, take), token).ConfigureAwait(false);
                     buffer = buffer.Slice(take);
                     passing -= take;
                     if (passing == 0 && readyAfterPassing) { ready = true; break; }
@@ -266,7 +271,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
                     var key = server.CancelKeys.Issue(target);
                     issued(key);
                     var ours = BackendMessages.KeyData(key.ProcessId, key.SecretKey);
-                    await client.WriteAsync(ours, token).ConfigureAwait(false);
+                    await toClient.WriteAsync(ours, token).ConfigureAwait(false);
                     server.Counters.ToClient(ours.Length);
                     buffer = buffer.Slice(13);
                     continue;
@@ -277,7 +282,8 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted && !ready) return;
         }
-        await CopyAsync(reader, client, server.Counters.ToClient, token).ConfigureAwait(false);
+        if (plain) await DrainThenRelayAsync(reader, backend, client, server.Counters.ToClient).ConfigureAwait(false);
+        else await CopyAsync(reader, toClient, server.Counters.ToClient, token).ConfigureAwait(false);
     }
 
     private static (byte Type, int Length) Header(ReadOnlySequence<byte> buffer)
@@ -304,6 +310,38 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             count(buffer.Length);
             reader.AdvanceTo(buffer.End);
             if (result.IsCompleted) return;
+        }
+    }
+
+    /// <summary>
+    /// What <paramref name="reader"/> still holds goes first, then bytes are relayed socket to socket
+    /// through one pooled buffer until <paramref name="from"/> closes. No cancellation token: the
+    /// session ends these reads by dropping both sockets, and a token would cost a registration per
+    /// pending receive.
+    /// </summary>
+    private static async Task DrainThenRelayAsync(PipeReader reader, Socket from, Socket to, Action<long> count)
+    {
+        if (reader.TryRead(out var held))
+        {
+            foreach (var segment in held.Buffer) await to.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+            count(held.Buffer.Length);
+            reader.AdvanceTo(held.Buffer.End);
+            if (held.IsCompleted) return;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+        try
+        {
+            while (true)
+            {
+                var received = await from.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
+                if (received == 0) return;
+                await to.SendAsync(buffer.AsMemory(0, received), SocketFlags.None).ConfigureAwait(false);
+                count(received);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -78,18 +78,24 @@ public class bad_input_is_refused(ProxyFixture fixture)
     }
 
     [Fact]
-    public async Task many_half_open_connections_are_closed_while_another_client_keeps_working()
+    public async Task thousands_of_half_open_connections_are_closed_with_bounded_memory_while_another_client_keeps_working()
     {
+        const int HalfOpen = 2000;
+        const long MemoryPerConnection = 64 * 1024; // a session holds one 16 KiB read buffer while it waits for its startup packet
         var sockets = new List<Socket>();
+        var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
         try
         {
-            for (var i = 0; i < 300; i++)
+            for (var i = 0; i < HalfOpen; i++)
             {
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
                 sockets.Add(socket);
                 await socket.ConnectAsync(fixture.Proxy.PrimaryEndpoint);
                 if (i % 2 == 0) await socket.SendAsync(Length(64, extra: 3)); // half a startup packet
             }
+            var heapGrowth = GC.GetTotalMemory(forceFullCollection: true) - heapBefore;
+            Assert.True(heapGrowth < HalfOpen * MemoryPerConnection,
+                $"{HalfOpen} half-open connections grew the heap by {heapGrowth / 1024 / 1024} MiB ({heapGrowth / HalfOpen} bytes each; bound {MemoryPerConnection})");
             await using (var connection = await fixture.OpenAsync())
             {
                 for (var i = 0; i < 20; i++)
