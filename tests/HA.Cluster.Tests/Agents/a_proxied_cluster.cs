@@ -1,5 +1,7 @@
+using HA.Core.Events;
 using HA.Core.State;
 using HA.Testing;
+using HA.Testing.Checking;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -149,6 +151,39 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task writes_through_the_proxy_reach_only_the_primary_of_the_moment_across_a_crash_and_a_switchover()
+    {
+        using var proxyPorts = FreePorts.Reserve(6);
+        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
+        await AgentScenario.BootstrappedAsync(agents);
+        var proxy = ThroughProxy(agents, proxyPorts);
+        var n1Port = agents.Instance("n1").Settings.Port;
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+
+        // One client writing through the proxy; each acknowledged write is recorded under the server that committed it.
+        await using var writes = await WriteRecorder.StartThroughProxyAsync(proxy, AgentScenario.WriteEvery, default);
+        await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
+
+        agents.KillPostgres("n1");
+        var promoted = (await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted")).Primary!;
+        await writes.WaitForAcknowledgedOnAsync(promoted, 20, AgentScenario.Long);
+
+        var target = promoted == "n2" ? "n3" : "n2";
+        await agents.WaitForStateAsync(s => s.Nodes.Values.All(n => n.Health == NodeHealth.Healthy && n.Role is NodeRole.Primary or NodeRole.Replica),
+            AgentScenario.Long, "every node healthy again (n1 rewound)");
+        var run = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n3"], "--to", target);
+        Assert.True(run.ExitCode == 0, $"{run.Output}{run.Error}\n{agents.AgentLogs()}");
+        await writes.WaitForAcknowledgedOnAsync(target, 20, AgentScenario.Long);
+
+        // Every acknowledged write was committed by the node the log names primary at that moment (never by
+        // the crashed or the demoted one), and none acknowledged by a primary that handed over cleanly is lost.
+        var check = await AgentScenario.CheckAsync(agents, writes, allowedLoss: 1000);
+        output.WriteLine(check.Summary);
+        var committers = writes.Attempts.Where(a => a.Acknowledged).Select(a => a.Node).Distinct().Order().ToList();
+        Assert.Equal(new[] { "n1", promoted, target }.Order(), committers);
     }
 
     [Fact]

@@ -29,6 +29,9 @@ public sealed class WriteRecorder : IAsyncDisposable
     /// <summary>The table every writer inserts into; created on whichever node accepts writes first.</summary>
     public const string Table = "pgha_acknowledged";
 
+    /// <summary>The node name of a failed attempt made through a proxy (which server it reached is not known).</summary>
+    public const string ThroughProxy = "(through the proxy)";
+
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(60);
 
     private readonly IReadOnlyDictionary<string, string> _connectionStrings;
@@ -41,12 +44,14 @@ public sealed class WriteRecorder : IAsyncDisposable
     private readonly List<WriteAttempt> _attempts = [];
     private readonly Dictionary<string, int> _acknowledgedBy = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _lastErrorOf = new(StringComparer.Ordinal);
+    private readonly bool _throughProxy;
     private Task _writers = Task.CompletedTask;
     private long _lastId;
     private int _acknowledged;
 
-    private WriteRecorder(IReadOnlyDictionary<string, string> nodeConnectionStrings, TimeSpan every, TimeProvider time)
+    private WriteRecorder(IReadOnlyDictionary<string, string> nodeConnectionStrings, TimeSpan every, TimeProvider time, bool throughProxy = false)
     {
+        _throughProxy = throughProxy;
         _connectionStrings = nodeConnectionStrings.ToDictionary(n => n.Key, n => Pinned(n.Value), StringComparer.Ordinal);
         _every = every;
         _time = time;
@@ -91,12 +96,28 @@ public sealed class WriteRecorder : IAsyncDisposable
     }
 
     /// <summary>
+    /// One writer that commits through a proxy's primary port and records each acknowledged write under
+    /// the node that committed it, as that server names itself (its <c>cluster_name</c>, which local
+    /// clusters set to the node's name): the history checker then sees whether the proxy ever let a write
+    /// reach a node that was not the primary of the moment. A failed attempt is recorded under
+    /// <see cref="ThroughProxy"/>. Connection settings as in <see cref="StartAsync"/>.
+    /// </summary>
+    public static async Task<WriteRecorder> StartThroughProxyAsync(string proxyConnectionString, TimeSpan every, CancellationToken cancellationToken, TimeProvider? time = null)
+    {
+        if (every <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(every), every, "the interval between writes must be positive");
+        var recorder = new WriteRecorder(new Dictionary<string, string> { [ThroughProxy] = proxyConnectionString }, every, time ?? TimeProvider.System, throughProxy: true);
+        recorder._lastId = await recorder.CreateTableAsync(cancellationToken).ConfigureAwait(false);
+        recorder._writers = Task.Run(() => recorder.WriteLoopAsync(ThroughProxy, recorder._connectionStrings[ThroughProxy]));
+        return recorder;
+    }
+
+    /// <summary>
     /// Waits until <paramref name="node"/> acknowledged <paramref name="count"/> more commits than it
     /// had when called; on timeout says how many it did and its last error.
     /// </summary>
     public async Task WaitForAcknowledgedOnAsync(string node, int count, TimeSpan timeout)
     {
-        if (!_connectionStrings.ContainsKey(node)) throw new ArgumentException($"the recorder has no writer for node '{node}' (nodes: {string.Join(", ", _connectionStrings.Keys)})", nameof(node));
+        if (!_throughProxy && !_connectionStrings.ContainsKey(node)) throw new ArgumentException($"the recorder has no writer for node '{node}' (nodes: {string.Join(", ", _connectionStrings.Keys)})", nameof(node));
         var start = _time.GetTimestamp();
         var before = AcknowledgedOn(node);
         while (AcknowledgedOn(node) < before + count)
@@ -178,11 +199,14 @@ public sealed class WriteRecorder : IAsyncDisposable
                         await connection.OpenAsync(stopping).ConfigureAwait(false);
                         sentAt = Now(); // the commit cannot start before the INSERT is sent: a tighter window
                     }
-                    await using var insert = new NpgsqlCommand($"INSERT INTO {Table} (id, writer) VALUES (@id, @node)", connection);
+                    // Through a proxy the server says who it is: the write is recorded under the node that committed it.
+                    await using var insert = new NpgsqlCommand(_throughProxy
+                        ? $"INSERT INTO {Table} (id, writer) VALUES (@id, current_setting('cluster_name')) RETURNING writer"
+                        : $"INSERT INTO {Table} (id, writer) VALUES (@id, @node) RETURNING writer", connection);
                     insert.Parameters.AddWithValue("id", id);
-                    insert.Parameters.AddWithValue("node", node);
-                    await insert.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
-                    Record(new WriteAttempt(id, node, sentAt, Now(), null));
+                    if (!_throughProxy) insert.Parameters.AddWithValue("node", node);
+                    var committedBy = (string)(await insert.ExecuteScalarAsync(stopping).ConfigureAwait(false))!;
+                    Record(new WriteAttempt(id, committedBy, sentAt, Now(), null));
                 }
                 catch (Exception e)
                 {
