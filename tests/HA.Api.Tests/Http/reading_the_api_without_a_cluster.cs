@@ -101,6 +101,7 @@ public sealed class reading_the_api_without_a_cluster
         var views = ReadEndpoints.Directives(events);
         Assert.Equal(["d1 PROMOTE succeeded 1.25 promoted", "d2 APPLY_CONFIG expired  no answer in 30 s", "d3 REPOINT pending  "],
             views.Select(v => $"{v.DirectiveId} {v.Kind} {v.Outcome} {v.DurationSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture)} {v.Detail}"));
+        Assert.Equal("APPLY_CONFIG", ReadJson.Event(events[1]).Data.GetProperty("kind").GetString()); // as the design writes kinds, here too
         Assert.Equal(DirectiveKind.ApplyConfig, ReadEndpoints.ParseKind("apply_config"));
         Assert.Equal(DirectiveKind.ApplyConfig, ReadEndpoints.ParseKind("APPLY_CONFIG"));
         Assert.Equal(DirectiveKind.Promote, ReadEndpoints.ParseKind("Promote"));
