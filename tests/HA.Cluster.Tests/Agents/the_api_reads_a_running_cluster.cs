@@ -21,11 +21,18 @@ public sealed class the_api_reads_a_running_cluster(ITestOutputHelper output)
     [Fact]
     public async Task every_read_endpoint_answers_what_the_cluster_is_and_the_event_stream_resumes_after_the_last_event()
     {
-        await using var agents = await AgentCluster.StartAsync();
+        await using var agents = await AgentCluster.StartAsync(startAgents: false);
+        // n2 closes its reads (api.read_access: token); n1 and n3 leave them open, the default.
+        var n2Config = await File.ReadAllTextAsync(agents.Configs["n2"]);
+        Assert.Contains("api: { listen: ", n2Config, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(agents.Configs["n2"], n2Config.Replace("api: { listen: ", $"api: {{ token: {Token}, read_access: token, listen: ", StringComparison.Ordinal));
+        foreach (var node in agents.Nodes) agents.StartAgent(node);
         var bootstrapped = await AgentScenario.BootstrappedAsync(agents);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         // A replica's node answers for the whole cluster.
         var api = agents.ApiUrl("n2") + "/api/v1";
+        await reads_need_the_token_where_read_access_is_token(agents, http, api);
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
 
         // status: the log's primary and coordinator, the lease holders, every node up.
         var status = await Eventually.HoldsAsync(() => GetAsync(http, api + "/status"),
@@ -108,6 +115,58 @@ public sealed class the_api_reads_a_running_cluster(ITestOutputHelper output)
 
         await the_event_stream_sends_events_in_order_and_resumes_after_the_last_one(agents, http, api);
         await the_cli_read_commands_print_tables_and_json(agents);
+        await a_failover_is_explained_and_the_nodes_follow_it(agents, http);
+    }
+
+    private const string Token = "reads-need-this-token";
+
+    private static async Task reads_need_the_token_where_read_access_is_token(AgentCluster agents, HttpClient http, string api)
+    {
+        using (var none = await http.GetAsync(api + "/status"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+            Assert.Equal("application/problem+json", none.Content.Headers.ContentType?.MediaType);
+            Assert.Equal("Bearer", none.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Contains("Authorization: Bearer", await none.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        using (var wrong = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, api + "/nodes") { Headers = { { "Authorization", "Bearer not-" + Token } } }))
+            Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
+        using (var stream = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, api + "/events/stream"), HttpCompletionOption.ResponseHeadersRead))
+            Assert.Equal(HttpStatusCode.Unauthorized, stream.StatusCode);
+        // Health checks stay open (load balancers send no token), and so do the reads of a node left open.
+        using (var liveness = await http.GetAsync(agents.ApiUrl("n2") + "/liveness"))
+            Assert.NotEqual(HttpStatusCode.Unauthorized, liveness.StatusCode);
+        await Eventually.HoldsAsync(async () => (await http.GetAsync(agents.ApiUrl("n3") + "/api/v1/status")).StatusCode, s => s == HttpStatusCode.OK, Long, "n3's open status");
+        var (code, text) = await CliAsync("status", "--url", agents.ApiUrl("n2"));
+        Assert.Equal((4, true), (code, text.StartsWith("not authorized", StringComparison.Ordinal)));
+        (code, text) = await CliAsync("status", "--url", agents.ApiUrl("n2"), "--token", Token);
+        Assert.True(code == 0, text);
+    }
+
+    private async Task a_failover_is_explained_and_the_nodes_follow_it(AgentCluster agents, HttpClient http)
+    {
+        agents.KillPostgres("n1");
+        agents.KillAgent("n1");
+        var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, Long, "a replica promoted");
+        var api = agents.ApiUrl("n3") + "/api/v1";
+        var nodes = await Eventually.HoldsAsync(() => GetAsync(http, api + "/nodes"),
+            n => n.GetProperty("primary").GetString() == promoted.Primary && n.GetProperty("nodes").EnumerateArray().Any(r => r.GetProperty("name").GetString() == promoted.Primary && r.GetProperty("state").GetString() == "running"),
+            Long, $"the nodes show {promoted.Primary} running as primary");
+        Assert.Equal("former_primary", nodes.GetProperty("nodes")[0].GetProperty("role").GetString());
+
+        var started = await GetAsync(http, api + "/events?type=failover_started");
+        var id = started.GetProperty("events").EnumerateArray().Last().GetProperty("data").GetProperty("failover_id").GetString()!;
+        var story = await GetAsync(http, api + "/failovers/" + Uri.EscapeDataString(id));
+        output.WriteLine($"failover {id}: {story}");
+        Assert.Equal((id, "n1", promoted.Primary, promoted.Primary, "completed"), (story.GetProperty("failover_id").GetString(), story.GetProperty("old_primary").GetString(),
+            story.GetProperty("chosen").GetString(), story.GetProperty("new_primary").GetString(), story.GetProperty("outcome").GetString()));
+        Assert.Contains(story.GetProperty("candidates").EnumerateArray(), c => c.GetProperty("node").GetString() == promoted.Primary);
+        Assert.Contains(story.GetProperty("directives").EnumerateArray(), d => d.GetProperty("kind").GetString() == "PROMOTE" && d.GetProperty("node").GetString() == promoted.Primary);
+        Assert.Contains(story.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "primary_changed");
+
+        var (code, text) = await CliAsync("explain", id, "--url", agents.ApiUrl("n3"));
+        Assert.True(code == 0, text);
+        Assert.Matches($@"(?m)^chosen\s+{promoted.Primary}$", text);
     }
 
     private async Task the_event_stream_sends_events_in_order_and_resumes_after_the_last_one(AgentCluster agents, HttpClient http, string api)
