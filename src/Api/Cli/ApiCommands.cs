@@ -55,10 +55,12 @@ public static class ApiCommands
         "history" => """
             pgha history — the cluster's recorded events, oldest first; or the cluster as it was at a time
 
-            usage: pgha history [--since TIME] [--until TIME] [--node NODE] [--type TYPE] [--limit N] [--url URL] [--json]
+            usage: pgha history [--since TIME] [--until TIME] [--node NODE] [--type TYPE[,TYPE]] [--limit N] [--after-version N] [--url URL] [--json]
                    pgha history --at TIME|--version N [--url URL] [--json]
 
             TIME is ISO 8601 (2026-11-25T03:12:00Z) or a duration back from now (10m, 2h, 1d).
+            Events come a page at a time (--limit, default 100); the next page starts after the version
+            printed at the end (--after-version N).
 
             examples:
               pgha history --since 1h --type primary_changed
@@ -89,7 +91,7 @@ public static class ApiCommands
         string[] extra = command switch
         {
             "directives" => ["--node", "--kind", "--limit"],
-            "history" => ["--since", "--until", "--node", "--type", "--limit", "--at", "--version"],
+            "history" => ["--since", "--until", "--node", "--type", "--limit", "--after-version", "--at", "--version"],
             "watch" => ["--since-version"],
             _ => [],
         };
@@ -112,8 +114,21 @@ public static class ApiCommands
             _ => ExplainPath(cli),
         };
         var answer = await api.GetAsync(path, cancellationToken);
-        output.Write(cli.Has("--json") ? JsonSerializer.Serialize(answer, Indented) + "\n" : JsonView.Render(answer));
+        output.Write(cli.Has("--json") ? JsonSerializer.Serialize(answer, Indented) + "\n"
+            : path.StartsWith("api/v1/events", StringComparison.Ordinal) ? EventList(answer) : JsonView.Render(answer));
         return 0;
+    }
+
+    /// <summary>A page of events for people: one line each (as <c>pgha watch</c> prints them), then how to get the next page.</summary>
+    public static string EventList(JsonElement answer)
+    {
+        if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("events", out var events) || events.ValueKind != JsonValueKind.Array) return JsonView.Render(answer);
+        var text = new System.Text.StringBuilder();
+        foreach (var e in events.EnumerateArray()) text.Append(EventText(e.GetRawText())).Append('\n');
+        if (events.GetArrayLength() == 0) text.Append("(no events)\n");
+        if (answer.TryGetProperty("next_after_version", out var next) && next.ValueKind == JsonValueKind.Number)
+            text.Append("more: add --after-version ").Append(next.GetRawText()).Append(" for the next page\n");
+        return text.ToString();
     }
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -139,17 +154,18 @@ public static class ApiCommands
         if (cli.Has("--at") || cli.Has("--version"))
         {
             if (cli.Has("--at") && cli.Has("--version")) throw new UsageError("pgha history takes --at or --version, not both");
-            if (new[] { "--since", "--until", "--node", "--type", "--limit" }.FirstOrDefault(cli.Has) is { } other)
+            if (new[] { "--since", "--until", "--node", "--type", "--limit", "--after-version" }.FirstOrDefault(cli.Has) is { } other)
                 throw new UsageError($"pgha history {(cli.Has("--at") ? "--at" : "--version")} shows the cluster at one moment; {other} belongs to the event list");
             var at = cli.Value("--at") is { } time ? Time(time, "--at") : null;
             var version = cli.Has("--version") ? cli.Integer("--version", 0, int.MaxValue)?.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
             return "api/v1/cluster/state" + QueryOf(("at", at), ("version", version));
         }
-        cli.Integer("--limit", 1, 100_000);
+        cli.Integer("--limit", 1, 1000);
+        cli.Integer("--after-version", 0, int.MaxValue);
         return "api/v1/events" + QueryOf(
             ("since", cli.Value("--since") is { } since ? Time(since, "--since") : null),
             ("until", cli.Value("--until") is { } until ? Time(until, "--until") : null),
-            ("node", cli.Value("--node")), ("type", cli.Value("--type")), ("limit", cli.Value("--limit")));
+            ("node", cli.Value("--node")), ("type", cli.Value("--type")), ("limit", cli.Value("--limit")), ("after_version", cli.Value("--after-version")));
     }
 
     private static string ExplainPath(CommandLine cli) => cli.Positionals switch
@@ -164,7 +180,8 @@ public static class ApiCommands
     {
         if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at))
             return at.ToUniversalTime().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
-        if (HA.Api.Config.PghaConfig.ParseDuration(text) is { } back)
+        var days = text.EndsWith('d') && double.TryParse(text[..^1], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var d) ? TimeSpan.FromDays(d) : (TimeSpan?)null;
+        if ((HA.Api.Config.PghaConfig.ParseDuration(text) ?? days) is { } back)
             return (DateTimeOffset.UtcNow - back).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
         throw new UsageError($"{option} '{text}' is neither a time (2026-11-25T03:12:00Z) nor a duration back from now (10m, 2h, 1d)");
     }

@@ -49,6 +49,12 @@ public sealed partial record PghaConfig
     /// <summary>api.listen: where the node's HTTP endpoints listen (default 127.0.0.1:8008, as Patroni's REST API).</summary>
     public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, 8008);
 
+    /// <summary>api.token (or the first line of api.token_file): the bearer token the API accepts; null when none is set.</summary>
+    public string? ApiToken { get; init; }
+
+    /// <summary>api.read_access: <c>open</c> (default, reads need no token) or <c>token</c> (reads need <see cref="ApiToken"/> too).</summary>
+    public bool ApiReadsNeedToken { get; init; }
+
     /// <summary>replication.synchronous_mode (off | on | quorum), synchronous_node_count, synchronous_mode_strict.</summary>
     public SynchronousSettings Synchronous { get; init; } = new();
 
@@ -83,7 +89,7 @@ public sealed partial record PghaConfig
     {
         [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "proxy", "members"],
         ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag", "tls_certificate", "tls_key"],
-        ["api"] = ["listen"],
+        ["api"] = ["listen", "token", "token_file", "read_access"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
         ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
@@ -207,6 +213,7 @@ public sealed partial record PghaConfig
         if (backend == "etcd" && lease.Etcd is null) throw new OperatorError($"{source}: lease.etcd.endpoints is required for lease.backend etcd");
         if (backend == "consul" && lease.Consul is null) throw new OperatorError($"{source}: lease.consul.address is required for lease.backend consul");
 
+        var (apiToken, readsNeedToken) = ApiAccess(v, source);
         return new PghaConfig
         {
             Cluster = cluster,
@@ -243,12 +250,36 @@ public sealed partial record PghaConfig
                 Strict = Boolean(v, "replication.synchronous_mode_strict", "", source) ?? false,
             },
             ApiListen = v.TryGetValue("api.listen", out var listen) ? Endpoint(listen, "api.listen", source) : new IPEndPoint(IPAddress.Loopback, 8008),
+            ApiToken = apiToken,
+            ApiReadsNeedToken = readsNeedToken,
             Members = all,
             Proxy = ProxyFrom(v, source),
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
             ReplicationPassword = v.GetValueOrDefault("postgresql.replication_password"),
         };
+    }
+
+    /// <summary>api.token or api.token_file (not both), and api.read_access (open | token; token needs a token).</summary>
+    private static (string? Token, bool ReadsNeedToken) ApiAccess(IReadOnlyDictionary<string, string> v, string source)
+    {
+        var token = v.GetValueOrDefault("api.token");
+        if (v.TryGetValue("api.token_file", out var file))
+        {
+            if (!string.IsNullOrEmpty(token)) throw new OperatorError($"{source}: api.token and api.token_file are both set; give one of them");
+            if (!File.Exists(file)) throw new OperatorError($"{source}: api.token_file: {file} does not exist");
+            token = File.ReadLines(file).FirstOrDefault()?.Trim();
+            if (string.IsNullOrEmpty(token)) throw new OperatorError($"{source}: api.token_file: {file} is empty; write the token on its first line");
+        }
+        if (token is { Length: 0 }) token = null;
+        var readsNeedToken = v.GetValueOrDefault("api.read_access") switch
+        {
+            null or "open" => false,
+            "token" => true,
+            var other => throw new OperatorError($"{source}: api.read_access: '{other}' is not one of open, token"),
+        };
+        if (readsNeedToken && token is null) throw new OperatorError($"{source}: api.read_access is token but no api.token or api.token_file is set; set one, or make reads open");
+        return (token, readsNeedToken);
     }
 
     private static ProxyConfig ProxyFrom(IReadOnlyDictionary<string, string> v, string source)

@@ -2,6 +2,7 @@ using HA.Agent.Gossip;
 using HA.Agent.Runtime;
 using HA.Api.Config;
 using HA.Api.Proxying;
+using HA.Core.Leases;
 using HA.Projections;
 
 namespace HA.Api.Http;
@@ -22,6 +23,9 @@ public sealed class ApiContext
 
     /// <summary>The proxy this node runs (<c>proxy</c> section of pgha.yaml), or null.</summary>
     public RunningProxy? Proxy { get; init; }
+
+    /// <summary>The lease store the agent uses (lease.backend), read by <c>GET /api/v1/lease</c>; null when this process has none.</summary>
+    public ILeaseStore? Leases { get; init; }
 
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
 

@@ -10,7 +10,7 @@ namespace HA.Api.Http;
 
 /// <summary>
 /// The node's HTTP server on <c>api.listen</c>: each group of endpoints is mapped by its own class
-/// (<see cref="HealthEndpoints"/>, …) from one <see cref="ApiContext"/>.
+/// (<see cref="HealthEndpoints"/>, <see cref="ReadEndpoints"/>, <see cref="EventStreamEndpoint"/>, …) from one <see cref="ApiContext"/>.
 /// </summary>
 public sealed class ApiServer : IAsyncDisposable
 {
@@ -25,6 +25,8 @@ public sealed class ApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(context.Config.ApiListen));
         var app = builder.Build();
         HealthEndpoints.Map(app, context);
+        ReadEndpoints.Map(app, context);
+        EventStreamEndpoint.Map(app, context);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -166,6 +166,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Witness = _witness,
             Heartbeats = Heartbeats,
             Proxy = proxy,
+            Leases = _leases,
         }, cancellationToken);
         _close.Add(() => api.DisposeAsync());
 
