@@ -281,14 +281,29 @@ public sealed class LocalCluster
     public string ClientUri(PostgresInstance instance, string database = "postgres") =>
         $"postgresql://{instance.Settings.Superuser}:{Credentials.SuperuserPassword}@{Topology.ListenAddress}:{instance.Settings.Port}/{database}";
 
+    /// <summary>
+    /// The witness serves every agent (its Marten and Wolverine connections, directive queue listeners,
+    /// the proxy's and the API's change listeners): it gets at least this many connections whatever the
+    /// nodes are given (tests give nodes 40; under load a witness with 40 refused agents with 53300).
+    /// </summary>
+    public const int WitnessMinimumConnections = 300;
+
     private NodeSettings SettingsFor(string name, int port, LocalClusterOptions options) => new()
     {
         Name = name,
         NodeDirectory = Path.Combine(Directory, name),
         Port = port,
         ListenAddress = Topology.ListenAddress,
-        Parameters = options.Parameters,
+        Parameters = name == LocalTopology.WitnessName ? WitnessParameters(options.Parameters) : options.Parameters,
     };
+
+    private static Dictionary<string, string> WitnessParameters(IReadOnlyDictionary<string, string> given)
+    {
+        var parameters = new Dictionary<string, string>(given, StringComparer.Ordinal);
+        if (!parameters.TryGetValue("max_connections", out var value) || !int.TryParse(value, out var n) || n < WitnessMinimumConnections)
+            parameters["max_connections"] = WitnessMinimumConnections.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return parameters;
+    }
 
     private static string Quote(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -1,3 +1,4 @@
+using HA.Agent.Local;
 using HA.Agent.Postgres;
 using HA.Core.Replication;
 using HA.Testing;
@@ -30,6 +31,14 @@ public sealed class a_local_cluster_replicates(SharedClusterFixture fixture) : I
 
         var slots = await QueryAsync(Cluster.Primary, "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY slot_name) FROM pg_replication_slots");
         Assert.Equal("pgha_n2:true,pgha_n3:true", slots);
+    }
+
+    [Fact]
+    public async Task the_witness_takes_the_connections_of_every_agent_while_nodes_keep_their_own_limit()
+    {
+        Assert.Equal(LocalCluster.WitnessMinimumConnections.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            await QueryAsync(Cluster.Cluster.Witness, "SHOW max_connections"));
+        Assert.Equal("40", await QueryAsync(Cluster.Primary, "SHOW max_connections"));
     }
 
     [Fact]
