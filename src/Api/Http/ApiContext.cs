@@ -20,6 +20,9 @@ public sealed class ApiContext
     /// <summary>The latest heartbeat per node, this node's own included (the gossip view).</summary>
     public required Func<IReadOnlyDictionary<string, ReceivedHeartbeat>> Heartbeats { get; init; }
 
+    /// <summary>The lease store (primary and coordinator leases), for the metrics; null leaves the lease metrics out.</summary>
+    public HA.Core.Leases.ILeaseStore? Leases { get; init; }
+
     /// <summary>The proxy this node runs (<c>proxy</c> section of pgha.yaml), or null.</summary>
     public RunningProxy? Proxy { get; init; }
 

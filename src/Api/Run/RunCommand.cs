@@ -165,6 +165,7 @@ internal sealed class RunningNode : IAsyncDisposable
             Agent = _agent,
             Witness = _witness,
             Heartbeats = Heartbeats,
+            Leases = _leases,
             Proxy = proxy,
         }, cancellationToken);
         _close.Add(() => api.DisposeAsync());
