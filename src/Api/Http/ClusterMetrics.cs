@@ -21,6 +21,9 @@ public sealed class ClusterMetrics
     private static readonly double[] OperationBuckets = [0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300];
     private static readonly double[] DirectiveBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+    /// <summary>How long a scrape waits for the lease store or the witness store.</summary>
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(3);
+
     private readonly ApiContext _context;
     private readonly SemaphoreSlim _reading = new(1, 1);
     private readonly Dictionary<string, DirectiveKind> _issued = new(StringComparer.Ordinal);
@@ -29,7 +32,7 @@ public sealed class ClusterMetrics
     private readonly Gauge _nodeRole, _nodeHealth, _nodeRunning, _nodeDetached, _nodeLagBytes, _nodeLagSeconds, _nodeTimeline;
     private readonly Gauge _clusterTerm, _clusterTimeline, _clusterPaused, _clusterVersion;
     private readonly Gauge _leaseHolder, _leaseToken, _leaseExpiry, _holdsPrimaryLease, _gossipAge, _up;
-    private readonly Counter _coordinatorChanges, _failovers, _switchovers, _directivesExpired;
+    private readonly Counter _coordinatorChanges, _failovers, _switchovers, _directivesExpired, _scrapeErrors;
     private readonly Histogram _failoverDuration, _switchoverDuration, _directiveDuration;
     private readonly Counter _proxyClients, _proxyConnects, _proxyErrors, _proxyBytes, _proxyCancels;
     private readonly Gauge _proxyOpen;
@@ -58,6 +61,7 @@ public sealed class ClusterMetrics
         _leaseExpiry = f.CreateGauge("pgha_lease_expiry_seconds", "Seconds until each lease expires unless renewed (where the lease store says).", "lease");
         _holdsPrimaryLease = f.CreateGauge("pgha_primary_lease_held", "1 while this node's agent holds the primary lease.", "node");
         _gossipAge = f.CreateGauge("pgha_gossip_heartbeat_age_seconds", "Age of the latest heartbeat this node heard from each peer.", "node", "peer");
+        _scrapeErrors = f.CreateCounter("pgha_scrape_errors_total", "Parts of a scrape that could not be read (leases, events), which keep their last values.", "part");
         _coordinatorChanges = f.CreateCounter("pgha_coordinator_changes_total", "Coordinators elected (CoordinatorElected events).");
         _failovers = f.CreateCounter("pgha_failovers_total", "Failovers ended, by outcome (completed, failed).", "outcome");
         _failoverDuration = f.CreateHistogram("pgha_failover_duration_seconds", "How long failovers took, from FailoverStarted to their end.", new HistogramConfiguration { LabelNames = ["outcome"], Buckets = OperationBuckets });
@@ -92,13 +96,31 @@ public sealed class ClusterMetrics
         if (state is not null) CollectState(state, heartbeats);
         CollectGossip(heartbeats, now);
         CollectProxy();
-        await CollectLeasesAsync(now, cancellationToken).ConfigureAwait(false);
-        await CollectEventsAsync(cancellationToken).ConfigureAwait(false);
+        await ReadAsync("leases", token => CollectLeasesAsync(now, token), cancellationToken).ConfigureAwait(false);
+        await ReadAsync("events", CollectEventsAsync, cancellationToken).ConfigureAwait(false);
         var beat = _context.Agent.CurrentHeartbeat();
         if (beat is { PostgresRunning: true, InRecovery: true } && await HealthEndpoints.ReplayDelayAsync(_context, cancellationToken).ConfigureAwait(false) is { } delay)
             _nodeLagSeconds.WithLabels(node).Set(delay.TotalSeconds);
         else
             _nodeLagSeconds.RemoveLabelled(node);
+    }
+
+    /// <summary>
+    /// Reads one part from a store within a deadline: a scrape must neither fail nor hang because the lease
+    /// store or the witness store does (DESIGN §3.5); the part keeps its last values and the miss is counted.
+    /// </summary>
+    private async Task ReadAsync(string part, Func<CancellationToken, Task> read, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(ReadTimeout);
+        try
+        {
+            await read(deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
+        {
+            _scrapeErrors.WithLabels(part).Inc();
+        }
     }
 
     private void CollectState(ClusterState state, IReadOnlyDictionary<string, HA.Agent.Gossip.ReceivedHeartbeat> heartbeats)
@@ -163,15 +185,7 @@ public sealed class ClusterMetrics
         if (_context.Leases is not { } leases) return;
         foreach (var (lease, key) in new[] { ("primary", LeaseKeys.Primary(_context.Config.Cluster)), ("coordinator", LeaseKeys.Leader(_context.Config.Cluster)) })
         {
-            LeaseHolder? holder;
-            try
-            {
-                holder = await leases.ReadAsync(key, cancellationToken).ConfigureAwait(false);
-            }
-            catch (LeaseStoreUnavailableException)
-            {
-                continue; // keep what was seen last: a scrape must not fail because the lease store does
-            }
+            var holder = await leases.ReadAsync(key, cancellationToken).ConfigureAwait(false);
             foreach (var labels in _leaseHolder.GetAllLabelValues().ToList())
                 if (labels[0] == lease && labels[1] != holder?.Holder) _leaseHolder.RemoveLabelled(labels);
             if (holder is null)
@@ -208,10 +222,6 @@ public sealed class ClusterMetrics
                 if (page.Events.Count > 0) _afterVersion = page.Events[^1].Version;
                 if (page.NextAfterVersion is null) return;
             }
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
-        {
-            // The witness store is unreachable: the counters wait for it (DESIGN §3.5: reads keep working).
         }
         finally
         {
