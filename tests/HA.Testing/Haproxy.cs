@@ -13,19 +13,25 @@ public sealed record HaproxyServer(string Name, int PostgresPort, int ApiPort);
 /// configure it: one TCP listener per health check (<c>option httpchk</c> against a pgha node's API,
 /// <c>http-check expect status 200</c>, <c>check port</c> the API port, <c>on-marked-down
 /// shutdown-sessions</c>). The configuration is written to a temporary directory; disposing kills the
-/// process and removes the directory, whether the test passed or not.
+/// process and removes the directory, whether the test passed or not (and an orphan guard does it if the
+/// test process dies first).
 /// </summary>
 public sealed class Haproxy : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly string _directory;
+    private readonly HA.Agent.Postgres.OrphanGuard _guard;
 
     private Haproxy(Process process, string directory, string config)
     {
         _process = process;
         _directory = directory;
         Config = config;
+        // A test process killed before disposing this must not leave haproxy holding its ports.
+        _guard = HA.Agent.Postgres.OrphanGuard.Arm(
+            string.Create(CultureInfo.InvariantCulture, $"kill -9 {process.Id} 2>/dev/null; rm -rf '{directory}'\n"),
+            Path.Combine(Path.GetTempPath(), "pgha-test-orphan-guard.log"));
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -138,6 +144,7 @@ public sealed class Haproxy : IAsyncDisposable
         }
         finally
         {
+            _guard.Dispose();
             _process.Dispose();
             try { Directory.Delete(_directory, recursive: true); }
             catch (IOException) { }
