@@ -24,6 +24,19 @@ public sealed class patroni_health_checks_answer_with_patronis_status_codes(ITes
     public async Task on_the_primary_a_replica_and_a_stopped_node()
     {
         await using var agents = await AgentCluster.StartAsync();
+        try
+        {
+            await CheckAsync(agents);
+        }
+        catch
+        {
+            output.WriteLine(agents.AgentLogs());
+            throw;
+        }
+    }
+
+    private async Task CheckAsync(AgentCluster agents)
+    {
         await AgentScenario.BootstrappedAsync(agents);
         var (n1, n2, n3) = (ApiClient.Url(agents, "n1"), ApiClient.Url(agents, "n2"), ApiClient.Url(agents, "n3"));
 
