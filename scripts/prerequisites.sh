@@ -14,6 +14,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v pgbench >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/pgbench" >/dev/null || missing+=(postgresql-contrib)
   # A three-member etcd cluster on loopback for the lease tests (the package starts no service here).
   [ -x /usr/bin/etcd ] && [ -x /usr/bin/etcdctl ] || missing+=(etcd-server etcd-client)
+  # HAProxy checking nodes through their Patroni-compatible health endpoints (run by the tests, not as a service).
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

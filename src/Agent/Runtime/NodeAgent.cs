@@ -119,6 +119,9 @@ public sealed class NodeAgent : IDirectiveHooks, IAsyncDisposable
     private string Node => _options.Node;
     private PostgresInstance Instance => _options.Context.Instance;
 
+    /// <summary>How to reach this node's PostgreSQL (its Unix socket): for the API's checks that read it directly.</summary>
+    public NodeSettings PostgresSettings => Instance.Settings;
+
     /// <summary>This agent's heartbeat as gossip sends it (gossip stamps cluster, incarnation and sequence).</summary>
     public Heartbeat CurrentHeartbeat()
     {

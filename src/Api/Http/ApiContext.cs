@@ -24,7 +24,7 @@ public sealed class ApiContext
     /// <summary>The proxy this node runs (<c>proxy</c> section of pgha.yaml), or null.</summary>
     public RunningProxy? Proxy { get; init; }
 
-    /// <summary>The lease store the agent uses (lease.backend), read by <c>GET /api/v1/lease</c>; null when this process has none.</summary>
+    /// <summary>The lease store the agent uses (lease.backend), read by <c>GET /api/v1/lease</c> and the lease metrics; null when this process has none.</summary>
     public ILeaseStore? Leases { get; init; }
 
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;

@@ -25,6 +25,7 @@ public sealed class ApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(context.Config.ApiListen));
         var app = builder.Build();
         HealthEndpoints.Map(app, context);
+        MetricsEndpoint.Map(app, context);
         ReadEndpoints.Map(app, context);
         EventStreamEndpoint.Map(app, context);
         try
