@@ -162,6 +162,7 @@ internal sealed class RunningNode : IAsyncDisposable
         var api = await HA.Api.Http.ApiServer.StartAsync(new HA.Api.Http.ApiContext
         {
             Config = config,
+            ConfigFile = Path.GetFullPath(_configFile),
             Agent = _agent,
             Witness = _witness,
             Heartbeats = Heartbeats,
