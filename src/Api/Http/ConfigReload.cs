@@ -35,11 +35,13 @@ public static class ConfigReload
         return new Outcome(next, applied, [.. changed.Where(k => !Live.Contains(k))]);
     }
 
-    /// <summary>Reads the node's file again and applies what is safe; 400 naming the key when the file is invalid.</summary>
-    public static IResult Run(ApiContext context)
+    /// <summary>What a reload of the node's file did: <see cref="Outcome"/> null when nothing was changed (no file, or an invalid one).</summary>
+    public sealed record Result(Outcome? Outcome, string Message);
+
+    /// <summary>Reads the node's file again and applies what is safe (the API's endpoint and SIGHUP).</summary>
+    public static Result Reload(ApiContext context)
     {
-        if (context.ConfigFile is not { } path)
-            return ApiProblems.Problem(StatusCodes.Status409Conflict, "nothing to reload", $"node {context.Node} was not started from a pgha.yaml");
+        if (context.ConfigFile is not { } path) return new Result(null, $"node {context.Node} was not started from a pgha.yaml: nothing to reload");
         PghaConfig read;
         try
         {
@@ -47,14 +49,24 @@ public static class ConfigReload
         }
         catch (OperatorError e)
         {
-            return ApiProblems.Problem(StatusCodes.Status400BadRequest, "invalid configuration",
-                $"{e.Message}; nothing was changed: node {context.Node} keeps its last good configuration");
+            return new Result(null, $"{e.Message}; nothing was changed: node {context.Node} keeps its last good configuration");
         }
         var outcome = Merge(context.Config, read);
         context.Config = outcome.Next;
         var message = outcome.Applied.Count == 0 && outcome.NeedRestart.Count == 0 ? $"node {context.Node}: {Path.GetFileName(path)} reloaded; nothing changed"
             : $"node {context.Node}: {Path.GetFileName(path)} reloaded; applied: {(outcome.Applied.Count == 0 ? "nothing" : string.Join(", ", outcome.Applied))}"
               + (outcome.NeedRestart.Count == 0 ? "" : $"; changed but needing a restart of pgha run: {string.Join(", ", outcome.NeedRestart)}");
-        return Results.Ok(new { node = context.Node, applied = outcome.Applied, restart_needed = outcome.NeedRestart, message });
+        return new Result(outcome, message);
+    }
+
+    /// <summary>POST /api/v1/control/reload: 200 with what changed; 400 naming the key when the file is invalid.</summary>
+    public static IResult Run(ApiContext context)
+    {
+        var result = Reload(context);
+        if (result.Outcome is not { } outcome)
+            return context.ConfigFile is null
+                ? ApiProblems.Problem(StatusCodes.Status409Conflict, "nothing to reload", result.Message)
+                : ApiProblems.Problem(StatusCodes.Status400BadRequest, "invalid configuration", result.Message);
+        return Results.Ok(new { node = context.Node, applied = outcome.Applied, restart_needed = outcome.NeedRestart, message = result.Message });
     }
 }

@@ -13,7 +13,7 @@ public static class ReloadCommand
         The node checks the file again. The API's token and read access (api.token, api.token_file,
         api.read_access) take effect at once; any other changed key is named as needing a restart of
         pgha run and keeps its running value. An invalid file changes nothing (the error names the key).
-        Each node reads its own file: reload every node you changed.
+        Each node reads its own file: reload every node you changed. SIGHUP to pgha run does the same.
 
         examples:
           pgha reload --config /etc/pgha/pgha.yaml

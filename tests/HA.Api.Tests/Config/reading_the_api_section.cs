@@ -91,4 +91,23 @@ public sealed class reading_the_api_section
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public void the_cli_takes_the_token_of_the_demo_in_its_directory()
+    {
+        var directory = Directory.CreateTempSubdirectory("pgha-cli-demo-");
+        try
+        {
+            File.WriteAllText(new HA.Api.Demo.DemoDirectory(directory.FullName).StateFile, $$"""
+                {"cluster":"demo","listen_address":"127.0.0.1","witness_port":1,"nodes":[{"name":"n1","port":2,"gossip_port":18100}],
+                 "superuser_password":"x","replication_password":"y","created_at":"2026-11-25T00:00:00Z","api_token":"{{Token}}"}
+                """);
+            using var api = ApiClient.From(CommandLine.Parse("pgha pause", [], ApiClient.ValueOptions, []), new Dictionary<string, string>(), demoDirectory: directory.FullName);
+            Assert.Equal((new Uri("http://127.0.0.1:18100/"), Token), (api.BaseUrl, api.Token));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
 }

@@ -201,6 +201,44 @@ public sealed class the_api_changes_a_running_cluster(ApiClusterFixture fixture,
             await Eventually.HoldsAsync(() => ShowAsync(node, "work_mem"), shown => shown == "4MB", AgentScenario.Long, $"SHOW work_mem on {node} back to 4MB");
     }
 
+    [Fact]
+    public async Task reloads_the_token_from_its_file_and_keeps_the_last_good_configuration_when_the_file_is_invalid()
+    {
+        var file = Agents.Configs["n3"];
+        var original = await File.ReadAllTextAsync(file);
+        var newToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+        using var http = new HttpClient { BaseAddress = new Uri(Agents.ApiUrl("n3")), Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            await File.WriteAllTextAsync(file, original.Replace(Agents.ApiToken, newToken, StringComparison.Ordinal).Replace("health: { interval: 500ms }", "health: { interval: 400ms }", StringComparison.Ordinal));
+            using (var reloaded = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null))
+            {
+                var body = await reloaded.Content.ReadAsStringAsync();
+                Assert.True(reloaded.StatusCode == HttpStatusCode.OK, body);
+                using var answer = JsonDocument.Parse(body);
+                Assert.Equal(["api.token"], answer.RootElement.GetProperty("applied").EnumerateArray().Select(k => k.GetString()));
+                Assert.Equal(["health.interval"], answer.RootElement.GetProperty("restart_needed").EnumerateArray().Select(k => k.GetString()));
+            }
+            using (var old = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null))
+                await ProblemAsync(old, HttpStatusCode.Forbidden);
+
+            await File.WriteAllTextAsync(file, original.Replace(Agents.ApiToken, "short", StringComparison.Ordinal));
+            using (var invalid = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null, newToken))
+                Assert.StartsWith("n3.yaml: api.token is 5 characters long", await ProblemAsync(invalid, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+            using (var stillNew = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null, newToken))
+                await ProblemAsync(stillNew, HttpStatusCode.BadRequest); // the new token is still the one in force
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(file, original);
+            using var restored = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null, newToken);
+            Assert.True(restored.StatusCode == HttpStatusCode.OK, await restored.Content.ReadAsStringAsync());
+        }
+        var cli = await PghaProcess.RunAsync("reload", "--config", file);
+        Assert.True(cli.ExitCode == 0, cli.Error);
+        Assert.Contains("reloaded", cli.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>Waits until the cluster is quiet: a primary, every node healthy and attached, nothing paused or under way.</summary>
     private Task<ClusterState> SteadyAsync() => Agents.WaitForStateAsync(
         s => s.Primary is not null && !s.Paused && s.Switchover is null && s.Failover is null && s.RequestedFailover is null
