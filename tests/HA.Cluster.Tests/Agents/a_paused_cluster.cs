@@ -30,7 +30,9 @@ public sealed class a_paused_cluster(ITestOutputHelper output)
 
         // A new coordinator reads the pause from the log.
         agents.KillAgent(before.Coordinator!);
-        agents.StartAgent(before.Coordinator!);
+        var restarted = agents.StartAgent(before.Coordinator!);
+        // Its /liveness is asked below: it must have started (on a loaded machine that takes a while).
+        await restarted.WaitForOutputAsync("pgha run: node ", AgentScenario.Long);
         var newCoordinator = await agents.WaitForStateAsync(s => s.CoordinatorToken > before.CoordinatorToken, AgentScenario.Long, "a new coordinator");
         Assert.True(newCoordinator.Paused);
 
