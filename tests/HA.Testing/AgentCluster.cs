@@ -86,7 +86,12 @@ public sealed class AgentCluster : IAsyncDisposable
         try
         {
             gossip = FreePorts.Reserve(nodes);
-            var settings = new LocalAgentSettings { GossipSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), GossipPorts = gossip.Ports };
+            var settings = new LocalAgentSettings
+            {
+                GossipSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
+                ApiToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)),
+                GossipPorts = gossip.Ports,
+            };
             settings = configure?.Invoke(settings) ?? settings;
             var configs = LocalAgentConfig.Write(cluster.Cluster, settings);
             var witness = await WitnessStore.OpenAsync(new WitnessStoreOptions { ConnectionString = WitnessConnectionString(cluster.Cluster) });
@@ -118,6 +123,9 @@ public sealed class AgentCluster : IAsyncDisposable
         var index = Nodes.ToList().IndexOf(node);
         return $"http://127.0.0.1:{Settings.GossipPorts[index]}";
     }
+
+    /// <summary>The api.token every node's pgha.yaml holds (what the API's changes need).</summary>
+    public string ApiToken => Settings.ApiToken ?? throw new InvalidOperationException("this cluster's agents have no api.token");
 
     public IReadOnlyDictionary<string, string> ConnectionStrings => Nodes.ToDictionary(n => n, ConnectionString, StringComparer.Ordinal);
 

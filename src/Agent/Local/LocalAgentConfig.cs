@@ -9,6 +9,9 @@ public sealed record LocalAgentSettings
     /// <summary>The cluster secret the agents authenticate their heartbeats with.</summary>
     public required string GossipSecret { get; init; }
 
+    /// <summary>api.token of every node: the bearer token the API's changes need; null leaves it out (changes refused).</summary>
+    public string? ApiToken { get; init; }
+
     /// <summary>Gossip ports, one per node, in the topology's order.</summary>
     public required IReadOnlyList<int> GossipPorts { get; init; }
 
@@ -97,7 +100,7 @@ public static class LocalAgentConfig
             .AppendLine(CultureInfo.InvariantCulture, $"witness: {{ connection_string: {Q(witness)} }}")
             .AppendLine(CultureInfo.InvariantCulture, $"gossip: {{ secret: {Q(settings.GossipSecret)} }}")
             // The HTTP endpoints listen on the TCP port with the number of the node's (UDP) gossip port.
-            .AppendLine(CultureInfo.InvariantCulture, $"api: {{ listen: {Q(host + ":" + settings.GossipPorts[index])} }}")
+            .AppendLine(CultureInfo.InvariantCulture, $"api: {{ listen: {Q(host + ":" + settings.GossipPorts[index])}{(settings.ApiToken is { } token ? $", token: {Q(token)}" : "")} }}")
             .AppendLine("lease:")
             .AppendLine(CultureInfo.InvariantCulture, $"  backend: {(settings.EtcdEndpoints is null ? "postgres" : "etcd")}")
             .AppendLine(CultureInfo.InvariantCulture, $"  ttl: {D(settings.LeaseTtl)}")

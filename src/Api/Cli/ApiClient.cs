@@ -66,6 +66,9 @@ public sealed class ApiClient : IDisposable
     /// <summary>The node answering: the first that accepted a connection (before any call, the first given).</summary>
     public Uri BaseUrl { get; private set; }
 
+    /// <summary>The bearer token sent with every request, or null.</summary>
+    public string? Token => _token;
+
     /// <summary>Every node this client may ask, in the order tried.</summary>
     public IReadOnlyList<Uri> Nodes => _nodes;
 
@@ -75,10 +78,13 @@ public sealed class ApiClient : IDisposable
         string? Env(string name) => environment is null ? Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
         var (urls, option) = cli.Value("--url") is { } given ? (given, "--url") : Env("PGHA_URL") is { } env ? (env, "$PGHA_URL") : (null, null);
         var nodes = urls is null ? null : urls.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(u => Parse(u, option!)).ToList();
-        if (nodes is null or [] && cli.Value("--config") is { } path) nodes = [Parse(Url(PghaConfig.Load(path).ApiListen), "api.listen of " + path)];
-        if (nodes is null or []) nodes = DemoNodes(demoDirectory ?? HA.Api.Demo.DemoDirectory.DefaultPath);
+        // A member's pgha.yaml names its API and holds its token; so does the demo's directory.
+        var config = cli.Value("--config") is { } path ? (Config: PghaConfig.Load(path), Path: path) : default;
+        if (nodes is null or [] && config.Config is not null) nodes = [Parse(Url(config.Config.ApiListen, config.Config.ApiCertificate is not null), "api.listen of " + config.Path)];
+        var demo = config.Config is null ? DemoNodes(demoDirectory ?? HA.Api.Demo.DemoDirectory.DefaultPath) : null;
+        if (nodes is null or []) nodes = demo?.Nodes;
         if (nodes is null or []) nodes = [new Uri(DefaultUrl + "/")];
-        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN"), handler);
+        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN") ?? config.Config?.ApiToken ?? demo?.Token, handler);
     }
 
     private static Uri Parse(string url, string option)
@@ -88,23 +94,23 @@ public sealed class ApiClient : IDisposable
         return new Uri(parsed.GetLeftPart(UriPartial.Authority) + "/");
     }
 
-    private static string Url(IPEndPoint listen)
+    private static string Url(IPEndPoint listen, bool https = false)
     {
         var host = listen.Address.Equals(IPAddress.Any) ? "127.0.0.1"
             : listen.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
             : listen.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString();
-        return $"http://{host}:{listen.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        return $"{(https ? "https" : "http")}://{host}:{listen.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 
-    /// <summary>The APIs of a demo in that directory (each node's listens on its gossip port's number), or null.</summary>
-    private static List<Uri>? DemoNodes(string directory)
+    /// <summary>The APIs of a demo in that directory (each node's listens on its gossip port's number) and its token, or null.</summary>
+    private static (List<Uri> Nodes, string? Token)? DemoNodes(string directory)
     {
         var demo = new HA.Api.Demo.DemoDirectory(directory);
         if (!File.Exists(demo.StateFile)) return null;
         try
         {
             var state = demo.Load();
-            return [.. state.GossipPorts.Select(port => new Uri(Url(new IPEndPoint(IPAddress.Parse(state.ListenAddress), port)) + "/"))];
+            return ([.. state.GossipPorts.Select(port => new Uri(Url(new IPEndPoint(IPAddress.Parse(state.ListenAddress), port)) + "/"))], state.ApiToken);
         }
         catch (Exception e) when (e is OperatorError or FormatException or IOException)
         {
@@ -114,16 +120,17 @@ public sealed class ApiClient : IDisposable
 
     public Task<JsonElement> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
 
-    public Task<JsonElement> PostAsync(string path, object? body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, body, cancellationToken);
+    public Task<JsonElement> PostAsync(string path, object? body, CancellationToken cancellationToken, TimeSpan? timeout = null) => SendAsync(HttpMethod.Post, path, body, cancellationToken, timeout);
 
     public Task<JsonElement> PatchAsync(string path, object? body, CancellationToken cancellationToken) => SendAsync(HttpMethod.Patch, path, body, cancellationToken);
 
     public Task<JsonElement> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
 
-    public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    /// <param name="timeout">how long the answer may take (default 30 s; longer for a call that waits for an outcome)</param>
+    public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        deadline.CancelAfter(timeout ?? TimeSpan.FromSeconds(30));
         using var request = new HttpRequestMessage(method, new Uri(path.TrimStart('/'), UriKind.Relative));
         if (body is not null) request.Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
         using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token, cancellationToken).ConfigureAwait(false);
@@ -182,7 +189,7 @@ public sealed class ApiClient : IDisposable
             }
             catch (OperationCanceledException e) when (!caller.IsCancellationRequested)
             {
-                throw new ApiUnreachable($"the pgha API at {node} did not answer {request.Method} {Describe(path)} within 30 s", e);
+                throw new ApiUnreachable($"the pgha API at {node} did not answer {request.Method} {Describe(path)} in time", e);
             }
         }
         throw new ApiUnreachable($"cannot reach the pgha API ({string.Join("; ", refused)}); check --url or $PGHA_URL (is pgha run up there?)", new HttpRequestException(refused[^1]));

@@ -20,22 +20,25 @@ public static class PghaCli
           demo       run a complete local cluster on loopback (pgha demo --help)
           run        run the agent of one node (pgha run --config FILE)
           proxy      run the proxy alone, on an application host (pgha proxy --config FILE)
-          pause      freeze automatic failover (pgha pause --config FILE [--reason TEXT])
-          resume     let automatic failover act again
-          detach     take a node out of routing and candidacy (pgha detach --config FILE --node NODE)
-          attach     bring a detached node back
-          reinitialize  take a new base backup of a replica from the primary (pgha reinitialize --config FILE --node NODE)
-          switchover move the primary to a replica (pgha switchover --config FILE --to NODE [--at TIME])
-          failover   promote a named node when the primary is gone (pgha failover --config FILE --to NODE)
           member     list, remove or add members (pgha member remove NODE --config FILE)
-          config     check a pgha.yaml (pgha config check --config FILE); cluster-wide PostgreSQL parameters
-                     (pgha config set NAME=VALUE ... --config FILE, pgha config reset NAME, pgha config show)
+          config     check a pgha.yaml (pgha config check --config FILE)
           restart    restart nodes with parameters pending a restart, one at a time (pgha restart --rolling --config FILE)
           version    print the version
 
-        commands through a node's HTTP API (--url URL or $PGHA_URL, --token or $PGHA_TOKEN, --json):
+        commands through a node's HTTP API (--url URL or $PGHA_URL, --token or $PGHA_TOKEN, or --config FILE
+        for a member's api.listen and api.token; --json):
+          pause      freeze automatic failover (pgha pause [--reason TEXT])
+          resume     let automatic failover act again
+          detach     take a node out of routing and candidacy (pgha detach NODE)
+          attach     bring a detached node back (pgha attach NODE)
+          reinitialize  take a new base backup of a replica from the primary (pgha reinitialize NODE)
+          switchover move the primary to a replica (pgha switchover --to NODE [--at TIME]; --cancel)
+          failover   promote a named node when the primary is gone (pgha failover --to NODE [--force])
+          config     cluster-wide PostgreSQL parameters (pgha config set NAME=VALUE ..., pgha config reset NAME, pgha config show)
+          reload     make a node read its pgha.yaml again (pgha reload)
           status     the cluster at a glance (pgha status)
-          nodes      every node's role, state and lag (pgha nodes list, pgha nodes info NODE)
+          nodes      every node's role, state and lag (pgha nodes list, pgha nodes info NODE);
+                     pgha nodes detach|attach|promote|reinitialize NODE
           members    the gossip view of the node answering
           lease      lease holders, fencing tokens and expiry
           directives directives issued and their outcome (pgha directives --node n2)
@@ -49,6 +52,7 @@ public static class PghaCli
           pgha demo add-replica
           pgha demo remove-node n4
           pgha demo destroy
+          pgha switchover --to n2                        # in the demo's directory: its nodes and token are found
           pgha config set work_mem=64MB --config pgha.yaml
           pgha restart --rolling --config pgha.yaml
           pgha run --config n4.yaml                      # a new replica joins: base backup from the primary
@@ -87,6 +91,17 @@ public static class PghaCli
         }
     }
 
+    /// <summary>pgha nodes promote NODE [options]: a manual failover to NODE.</summary>
+    private static Task<int> PromoteAsync(List<string> arguments, TextWriter output, CancellationToken stopping)
+    {
+        if (arguments.Count == 0 || arguments[0].StartsWith('-'))
+        {
+            if (arguments.Contains("--help") || arguments.Contains("-h")) { output.WriteLine(HA.Api.Operations.FailoverCommand.Help); return Task.FromResult(0); }
+            throw new UsageError("pgha nodes promote needs the node: pgha nodes promote NODE");
+        }
+        return HA.Api.Operations.FailoverCommand.RunAsync("pgha nodes promote", arguments[0], arguments.Skip(1).ToList(), output, stopping);
+    }
+
     private static Task<int> DispatchAsync(string[] args, TextWriter output, CancellationToken stopping)
     {
         var command = args.Length == 0 ? "--help" : args[0];
@@ -115,6 +130,12 @@ public static class PghaCli
                 return HA.Api.Operations.MemberCommand.RunAsync(rest, output, stopping);
             case "pause" or "resume" or "detach" or "attach" or "reinitialize":
                 return HA.Api.Operations.ClusterRequestCommand.RunAsync(command, rest, output, stopping);
+            case "nodes" when rest.Count > 0 && rest[0] is "detach" or "attach" or "reinitialize":
+                return HA.Api.Operations.ClusterRequestCommand.RunAsync(rest[0], rest.Skip(1).ToList(), output, stopping);
+            case "nodes" when rest.Count > 0 && rest[0] == "promote":
+                return PromoteAsync(rest.Skip(1).ToList(), output, stopping);
+            case "reload":
+                return HA.Api.Operations.ReloadCommand.RunAsync(rest, output, stopping);
             case "config":
                 if (rest is ["--help"] or ["-h"] or []) { output.WriteLine(HA.Api.Config.ConfigCommand.Help); return Task.FromResult(rest.Count == 0 ? 2 : 0); }
                 return HA.Api.Config.ConfigCommand.RunAsync(rest, output, stopping);

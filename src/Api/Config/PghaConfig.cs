@@ -49,11 +49,14 @@ public sealed partial record PghaConfig
     /// <summary>api.listen: where the node's HTTP endpoints listen (default 127.0.0.1:8008, as Patroni's REST API).</summary>
     public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, 8008);
 
-    /// <summary>api.token (or the first line of api.token_file): the bearer token the API accepts; null when none is set.</summary>
+    /// <summary>api.token (or the content of api.token_file): the bearer token changes need; null refuses every change.</summary>
     public string? ApiToken { get; init; }
 
-    /// <summary>api.read_access: <c>open</c> (default, reads need no token) or <c>token</c> (reads need <see cref="ApiToken"/> too).</summary>
+    /// <summary>api.read_access: open (default) or token — whether reads need the token too.</summary>
     public bool ApiReadsNeedToken { get; init; }
+
+    /// <summary>api.tls_certificate and api.tls_key (PEM): the API serves HTTPS; null serves HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
 
     /// <summary>replication.synchronous_mode (off | on | quorum), synchronous_node_count, synchronous_mode_strict.</summary>
     public SynchronousSettings Synchronous { get; init; } = new();
@@ -67,6 +70,12 @@ public sealed partial record PghaConfig
     /// <summary>postgresql.superuser_password and postgresql.replication_password (required to run).</summary>
     public string? SuperuserPassword { get; init; }
     public string? ReplicationPassword { get; init; }
+
+    /// <summary>
+    /// Every key as read (file and PGHA__ overrides), members as one <c>members</c> entry: what a reload
+    /// compares to say which keys changed. Holds secrets: never print the values.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Where the witness store is (witness.connection_string, witness.schema).</summary>
     public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema, MaxReplicaLagBytes = Proxy.MaxReplicaLag };
@@ -89,7 +98,7 @@ public sealed partial record PghaConfig
     {
         [""] = ["cluster", "node", "postgresql", "witness", "lease", "failover", "switchover", "replication", "health", "gossip", "api", "proxy", "members"],
         ["proxy"] = ["listen", "primary_port", "replica_port", "replica_fallback", "replica_policy", "max_replica_lag", "tls_certificate", "tls_key"],
-        ["api"] = ["listen", "token", "token_file", "read_access"],
+        ["api"] = ["listen", "token", "token_file", "read_access", "tls_certificate", "tls_key"],
         ["switchover"] = ["max_lag"],
         ["replication"] = ["synchronous_mode", "synchronous_node_count", "synchronous_mode_strict"],
         ["node"] = ["name", "host", "port", "gossip_port", "data_dir", "failover_priority", "nofailover"],
@@ -252,9 +261,11 @@ public sealed partial record PghaConfig
             ApiListen = v.TryGetValue("api.listen", out var listen) ? Endpoint(listen, "api.listen", source) : new IPEndPoint(IPAddress.Loopback, 8008),
             ApiToken = apiToken,
             ApiReadsNeedToken = readsNeedToken,
+            ApiCertificate = Certificate(v, "api", source),
             Members = all,
             Proxy = ProxyFrom(v, source),
             GossipSecret = v.GetValueOrDefault("gossip.secret"),
+            Settings = new Dictionary<string, string>(v, StringComparer.Ordinal) { ["members"] = string.Join("; ", members) },
             SuperuserPassword = v.GetValueOrDefault("postgresql.superuser_password"),
             ReplicationPassword = v.GetValueOrDefault("postgresql.replication_password"),
         };
@@ -263,15 +274,7 @@ public sealed partial record PghaConfig
     /// <summary>api.token or api.token_file (not both), and api.read_access (open | token; token needs a token).</summary>
     private static (string? Token, bool ReadsNeedToken) ApiAccess(IReadOnlyDictionary<string, string> v, string source)
     {
-        var token = v.GetValueOrDefault("api.token");
-        if (v.TryGetValue("api.token_file", out var file))
-        {
-            if (!string.IsNullOrEmpty(token)) throw new OperatorError($"{source}: api.token and api.token_file are both set; give one of them");
-            if (!File.Exists(file)) throw new OperatorError($"{source}: api.token_file: {file} does not exist");
-            token = File.ReadLines(file).FirstOrDefault()?.Trim();
-            if (string.IsNullOrEmpty(token)) throw new OperatorError($"{source}: api.token_file: {file} is empty; write the token on its first line");
-        }
-        if (token is { Length: 0 }) token = null;
+        var token = ApiTokenFrom(v, source);
         var readsNeedToken = v.GetValueOrDefault("api.read_access") switch
         {
             null or "open" => false,
@@ -300,20 +303,49 @@ public sealed partial record PghaConfig
         var policy = v.GetValueOrDefault("proxy.replica_policy") ?? "round-robin";
         if (!HA.Proxy.Routing.ReplicaBalancers.Names.Contains(policy))
             throw new OperatorError($"{source}: proxy.replica_policy: '{policy}' is not one of {string.Join(", ", HA.Proxy.Routing.ReplicaBalancers.Names)}");
-        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy, Certificate = ProxyCertificate(v, source) },
+        return new ProxyConfig(configured, new HA.Proxy.ProxyOptions { Listen = listen!, PrimaryPort = primaryPort, ReplicaPort = replicaPort, ReplicaFallback = fallback, ReplicaPolicy = policy, Certificate = Certificate(v, "proxy", source) },
             Size(v, "proxy.max_replica_lag", source) ?? ProxyConfig.DefaultMaxReplicaLag);
     }
 
-    /// <summary>proxy.tls_certificate and proxy.tls_key: PEM files, both or neither; read and checked at start.</summary>
-    private static System.Security.Cryptography.X509Certificates.X509Certificate2? ProxyCertificate(IReadOnlyDictionary<string, string> v, string source)
+    /// <summary>The shortest api.token accepted: long enough that guessing it over HTTP is hopeless.</summary>
+    public const int MinimumApiTokenLength = 16;
+
+    /// <summary>api.token or api.token_file (not both): read and checked at start (and on reload).</summary>
+    private static string? ApiTokenFrom(IReadOnlyDictionary<string, string> v, string source)
     {
-        var certificate = v.GetValueOrDefault("proxy.tls_certificate");
-        var key = v.GetValueOrDefault("proxy.tls_key");
+        var token = v.GetValueOrDefault("api.token");
+        var file = v.GetValueOrDefault("api.token_file");
+        if (!string.IsNullOrEmpty(token) && !string.IsNullOrEmpty(file)) throw new OperatorError($"{source}: api.token and api.token_file are both set; give one of them");
+        var key = "api.token";
+        if (!string.IsNullOrEmpty(file))
+        {
+            key = "api.token_file";
+            if (!File.Exists(file)) throw new OperatorError($"{source}: api.token_file: {file} does not exist");
+            try
+            {
+                token = File.ReadAllText(file).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OperatorError($"{source}: api.token_file: cannot read {file} ({e.Message})");
+            }
+        }
+        if (string.IsNullOrEmpty(token)) return null;
+        if (token.Length < MinimumApiTokenLength) throw new OperatorError($"{source}: {key} is {token.Length} characters long; use at least {MinimumApiTokenLength} (openssl rand -hex 24 makes one)");
+        if (token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))) throw new OperatorError($"{source}: {key} contains spaces or control characters; use letters, digits and punctuation only");
+        return token;
+    }
+
+    /// <summary>SECTION.tls_certificate and SECTION.tls_key: PEM files, both or neither; read and checked at start.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate(IReadOnlyDictionary<string, string> v, string section, string source)
+    {
+        var certificate = v.GetValueOrDefault(section + ".tls_certificate");
+        var key = v.GetValueOrDefault(section + ".tls_key");
         if (string.IsNullOrEmpty(certificate) && string.IsNullOrEmpty(key)) return null;
-        if (string.IsNullOrEmpty(certificate)) throw new OperatorError($"{source}: proxy.tls_key is set but proxy.tls_certificate is not; give both PEM files or neither");
-        if (string.IsNullOrEmpty(key)) throw new OperatorError($"{source}: proxy.tls_certificate is set but proxy.tls_key is not; give both PEM files or neither");
-        if (!File.Exists(certificate)) throw new OperatorError($"{source}: proxy.tls_certificate: {certificate} does not exist");
-        if (!File.Exists(key)) throw new OperatorError($"{source}: proxy.tls_key: {key} does not exist");
+        if (string.IsNullOrEmpty(certificate)) throw new OperatorError($"{source}: {section}.tls_key is set but {section}.tls_certificate is not; give both PEM files or neither");
+        if (string.IsNullOrEmpty(key)) throw new OperatorError($"{source}: {section}.tls_certificate is set but {section}.tls_key is not; give both PEM files or neither");
+        if (!File.Exists(certificate)) throw new OperatorError($"{source}: {section}.tls_certificate: {certificate} does not exist");
+        if (!File.Exists(key)) throw new OperatorError($"{source}: {section}.tls_key: {key} does not exist");
         try
         {
             using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key);
@@ -322,7 +354,7 @@ public sealed partial record PghaConfig
         }
         catch (System.Security.Cryptography.CryptographicException e)
         {
-            throw new OperatorError($"{source}: proxy.tls_certificate / proxy.tls_key: cannot load {certificate} with {key}: {e.Message}");
+            throw new OperatorError($"{source}: {section}.tls_certificate / {section}.tls_key: cannot load {certificate} with {key}: {e.Message}");
         }
     }
 

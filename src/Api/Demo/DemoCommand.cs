@@ -130,6 +130,7 @@ public static class DemoCommand
             ? $"pgha demo: creating cluster '{state.Cluster}' in {directory.Path}: {Describe(state.Topology)} (PostgreSQL {cluster.Binaries.MajorVersion})"
             : $"pgha demo: starting cluster '{state.Cluster}' from {directory.Path}: {Describe(state.Topology)}");
         if (state.GossipSecret is null) state = state with { GossipSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) };
+        if (state.ApiToken is null) state = state with { ApiToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)) };
         if (synchronous is not null) state = state with { SynchronousMode = synchronous };
         directory.Save(state);
         directory.WritePid();
@@ -162,6 +163,8 @@ public static class DemoCommand
             var superuser = cluster.CurrentPrimary().Settings.Superuser;
             output.WriteLine($"Through {cluster.Nodes[0].Settings.Name}'s proxy (follows failovers): psql 'postgresql://{superuser}:{state.SuperuserPassword}@{state.ListenAddress}:{proxyPrimary}/postgres' (primary),");
             output.WriteLine($"        psql 'postgresql://{superuser}:{state.SuperuserPassword}@{state.ListenAddress}:{proxyReplica}/postgres' (replicas in turn); every agent runs one (docs/proxy.md)");
+            output.WriteLine($"The API: http://{state.ListenAddress}:{state.GossipPorts[0]}/api/v1 on {cluster.Nodes[0].Settings.Name} (each node on its gossip port); changes need the token {state.ApiToken}");
+            output.WriteLine("        pgha status, pgha switchover --to n2, pgha pause ... in this directory find the demo's nodes and token by themselves (docs/api.md)");
             output.WriteLine($"Try it: kill -9 the primary's postmaster (head -1 {cluster.CurrentPrimary().Settings.DataDirectory}/postmaster.pid): its agent restarts it in place;");
             output.WriteLine($"        kill -9 its agent too (pkill -9 -f {LocalAgentConfig.PathFor(cluster, cluster.CurrentPrimary().Settings.Name)}): a replica takes over.");
             output.WriteLine($"pgha demo is running. Ctrl-C stops it; the data stays in {directory.Path} ('pgha demo destroy' removes it).");
@@ -200,6 +203,7 @@ public static class DemoCommand
         return new LocalAgentSettings
         {
             GossipSecret = state.GossipSecret!,
+            ApiToken = state.ApiToken,
             GossipPorts = state.GossipPorts,
             ProxyPorts = [.. state.GossipPorts.Select(ProxyPorts)],
             LeaseTtl = TimeSpan.FromSeconds(10),

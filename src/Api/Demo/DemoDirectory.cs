@@ -17,7 +17,8 @@ public sealed record DemoState(
     string? PgBinDirectory,
     DateTimeOffset CreatedAt,
     string? GossipSecret = null,
-    string? SynchronousMode = null)
+    string? SynchronousMode = null,
+    string? ApiToken = null)
 {
     public LocalTopology Topology => new(Cluster, WitnessPort, Nodes.Select(n => new LocalNodeSpec(n.Name, n.Port)).ToList(), ListenAddress);
 

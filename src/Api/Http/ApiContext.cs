@@ -14,7 +14,11 @@ namespace HA.Api.Http;
 /// </summary>
 public sealed class ApiContext
 {
-    public required PghaConfig Config { get; init; }
+    /// <summary>The configuration in force: replaced as a whole by a reload (POST /api/v1/control/reload), never edited.</summary>
+    public required PghaConfig Config { get; set; }
+
+    /// <summary>The pgha.yaml <see cref="Config"/> was read from (what a reload reads again); null when there is none.</summary>
+    public string? ConfigFile { get; init; }
     public required NodeAgent Agent { get; init; }
     public required WitnessStore Witness { get; init; }
 

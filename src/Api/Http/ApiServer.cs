@@ -22,12 +22,16 @@ public sealed class ApiServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(context.Config.ApiListen));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(context.Config.ApiListen, listen =>
+        {
+            if (context.Config.ApiCertificate is { } certificate) listen.UseHttps(certificate);
+        }));
         var app = builder.Build();
         HealthEndpoints.Map(app, context);
         MetricsEndpoint.Map(app, context);
         ReadEndpoints.Map(app, context);
         EventStreamEndpoint.Map(app, context);
+        ChangeEndpoints.Map(app, context);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -2,78 +2,70 @@ using System.Globalization;
 using HA.Api.Cli;
 using HA.Api.Config;
 using HA.Core.Errors;
-using HA.Core.Events;
-using HA.Core.History;
-using HA.Projections;
 
 namespace HA.Api.Operations;
 
 /// <summary>
-/// <c>pgha switchover</c>: asks the coordinator to move the primary to a named replica, now or at a
-/// time, or cancels a scheduled one. The request is an event (SwitchoverRequested) checked against
-/// the cluster's state before it is recorded; the coordinator then runs the switchover and records
-/// how it went. Until the REST API lands (issue 9) the command reaches the witness store named by a
-/// node's pgha.yaml.
+/// <c>pgha switchover</c>: asks a node's API to move the primary to a named replica, now or at a time
+/// (POST /api/v1/cluster/switchover, <see cref="SwitchoverRequest"/>), and waits for the outcome; or
+/// cancels a scheduled one (DELETE /api/v1/cluster/switchover).
 /// </summary>
 public static class SwitchoverCommand
 {
     public const string Help = """
         pgha switchover — move the primary to a replica on purpose, without losing a write
 
-        usage: pgha switchover --config FILE --to NODE [--at TIME] [--timeout 60s]
-               pgha switchover --config FILE --cancel
+        usage: pgha switchover --to NODE [--at TIME] [--timeout 60s]     POST /api/v1/cluster/switchover
+               pgha switchover --cancel                                  DELETE /api/v1/cluster/switchover
 
         The primary is checkpointed and demoted cleanly; once NODE has replayed its last write NODE is
         promoted and the old primary follows it as a replica (no rewind). Writes pause meanwhile.
-        Refused, with the reason, when NODE is unknown, the primary already, detached, not a healthy
-        replica, lagging beyond switchover.max_lag, or when a switchover or failover is under way.
+        Refused, with the reason and nothing recorded, when NODE is unknown, the primary already,
+        detached, not a healthy replica, lagging beyond switchover.max_lag, or when a switchover or
+        failover is under way.
 
         options:
           --to NODE        the replica to promote
           --at TIME        schedule it: an ISO 8601 time (2026-11-25T03:00:00Z) or +DURATION (+10m)
-          --timeout D      how long to wait for the outcome (default 60s); the switchover goes on if it elapses
+          --timeout D      how long to wait for the outcome (default 60s); the switchover goes on if it elapses (exit 1)
           --cancel         cancel a scheduled switchover that has not started
-        """;
+
+        examples:
+          pgha switchover --to n2
+          pgha switchover --to n2 --at +10m --url http://10.0.0.11:8008 --token "$PGHA_TOKEN"
+          pgha switchover --cancel --config /etc/pgha/pgha.yaml
+        """ + "\n" + ApiClient.OptionsHelp;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var cli = CommandLine.Parse("pgha switchover", arguments, ["--config", "--to", "--at", "--timeout"], ["--cancel"]);
+        var cli = CommandLine.Parse("pgha switchover", arguments, [.. ApiClient.ValueOptions, "--to", "--at", "--timeout"], ["--cancel", "--json"]);
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
-        var path = cli.Value("--config") ?? throw new UsageError("pgha switchover needs --config FILE (a member's pgha.yaml)");
-        var config = PghaConfig.Load(path);
-        var by = Initiator.User(Environment.UserName);
-        await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
-        var state = await witness.StateAsync(config.Cluster, cancellationToken);
-
         if (cli.Has("--cancel"))
         {
             if (cli.Value("--to") is not null || cli.Value("--at") is not null) throw new UsageError("--cancel takes no --to or --at");
-            var running = state.Switchover ?? throw new OperatorError($"cluster {config.Cluster}: no switchover is scheduled or running");
-            await witness.AppendCheckedAsync(config.Cluster, new SwitchoverFailed(running.Id, $"cancelled by {by}") { By = by, CorrelationId = running.Id }, cancellationToken);
-            output.WriteLine($"cluster {config.Cluster}: switchover {running.Id} from {running.From} to {running.To} cancelled");
-            return 0;
+            using var canceller = ApiClient.From(cli);
+            return ApiAnswers.Print(output, await canceller.DeleteAsync("api/v1/cluster/switchover", cancellationToken), cli.Has("--json"));
         }
-
         var to = cli.Value("--to") ?? throw new UsageError("pgha switchover needs --to NODE (or --cancel)");
         var at = cli.Value("--at") is { } when ? ParseTime(when) : (DateTimeOffset?)null;
         var timeout = cli.Value("--timeout") is { } t ? ParseDuration(t, "--timeout") : TimeSpan.FromSeconds(60);
-        var id = "switchover-" + Guid.NewGuid().ToString("n")[..8];
-        var recorded = await witness.AppendCheckedAsync(config.Cluster, new SwitchoverRequested(id, state.Primary ?? "", to, at) { By = by, CorrelationId = id }, cancellationToken);
-        if (at is { } scheduled && scheduled > DateTimeOffset.UtcNow)
-        {
-            output.WriteLine($"cluster {config.Cluster}: switchover {id} from {state.Primary} to {to} scheduled at {scheduled.ToString("O", CultureInfo.InvariantCulture)} (version {recorded.Version}); cancel with pgha switchover --cancel");
-            return 0;
-        }
-
-        output.WriteLine($"cluster {config.Cluster}: switchover {id} from {state.Primary} to {to} requested");
-        return await OutcomeWatch.UntilAsync(witness, config.Cluster, new HistoryFilter { CorrelationId = id }, timeout, e => e switch
-        {
-            SwitchoverCompleted done => Print(output, $"switchover {id}: {done.To} is the primary; writes paused {done.WritePause?.TotalMilliseconds ?? 0:0} ms; took {done.Duration.TotalSeconds:0.00} s"),
-            SwitchoverFailed failed => throw new OperatorError($"switchover {id} failed: {failed.Reason}"),
-            _ => null,
-        }, $"switchover {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see the cluster's history (correlation id {id})", cancellationToken);
+        using var api = ApiClient.From(cli);
+        var answer = await api.PostAsync($"api/v1/cluster/switchover?wait={WaitText(timeout)}",
+            new { to, at = at?.ToString("O", CultureInfo.InvariantCulture) }, cancellationToken, timeout + TimeSpan.FromSeconds(30));
+        return Finished(output, answer, cli.Has("--json"));
     }
+
+    /// <summary>Prints an outcome the API waited for: 0 when done or scheduled; 1 when it still runs.</summary>
+    internal static int Finished(TextWriter output, System.Text.Json.JsonElement answer, bool json)
+    {
+        if (ApiAnswers.Status(answer) == "running" && !json)
+            throw new OperatorError(answer.GetProperty("message").GetString() ?? "the operation goes on");
+        return ApiAnswers.Print(output, answer, json);
+    }
+
+    /// <summary>A duration as the API's ?wait= reads it (whole milliseconds).</summary>
+    internal static string WaitText(TimeSpan span) => ((long)Math.Min(span.TotalMilliseconds, TimeSpan.FromMinutes(10).TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms";
 
     /// <summary>Prints the outcome; exit code 0.</summary>
     internal static int Print(TextWriter output, string line)

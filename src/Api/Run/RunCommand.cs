@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -159,16 +160,25 @@ internal sealed class RunningNode : IAsyncDisposable
             _close.Add(() => proxy.DisposeAsync());
         }
 
-        var api = await HA.Api.Http.ApiServer.StartAsync(new HA.Api.Http.ApiContext
+        var apiContext = new HA.Api.Http.ApiContext
         {
             Config = config,
+            ConfigFile = Path.GetFullPath(_configFile),
             Agent = _agent,
             Witness = _witness,
             Heartbeats = Heartbeats,
             Proxy = proxy,
             Leases = _leases,
-        }, cancellationToken);
+        };
+        var api = await HA.Api.Http.ApiServer.StartAsync(apiContext, cancellationToken);
         _close.Add(() => api.DisposeAsync());
+        // SIGHUP reloads the safe settings, as `pgha reload` does (DESIGN §10).
+        var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+        {
+            signal.Cancel = true;
+            _logger.LogInformation("SIGHUP: {Reload}", HA.Api.Http.ConfigReload.Reload(apiContext).Message);
+        });
+        _close.Add(() => { hangup.Dispose(); return ValueTask.CompletedTask; });
 
         _gossip = GossipNode.Start(new GossipOptions
         {

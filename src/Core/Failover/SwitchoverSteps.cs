@@ -20,6 +20,20 @@ public sealed record SwitchoverEvidence(bool TargetFresh, bool TargetRunning, bo
 /// </summary>
 public static partial class SwitchoverSteps
 {
+    /// <summary>
+    /// Why <paramref name="to"/> may not take over from <paramref name="from"/> now (no fresh report, not a
+    /// running standby, behind beyond switchover.max_lag), or null: the coordinator's check before it starts,
+    /// and the API's before it records a request.
+    /// </summary>
+    public static string? TargetProblem(SwitchoverEvidence evidence, string from, string to, long maxLagBytes)
+    {
+        if (!evidence.TargetFresh) return $"no fresh report from {to}'s agent";
+        if (!evidence.TargetRunning || !evidence.TargetInRecovery) return $"{to} is not a running standby";
+        if (evidence.PrimaryCurrent is { } primary && evidence.TargetReplayed is { } replayed && Lsn.BytesBehind(primary, replayed) > maxLagBytes)
+            return $"{to} lags {Lsn.BytesBehind(primary, replayed)} bytes behind {from}, over switchover.max_lag ({maxLagBytes})";
+        return null;
+    }
+
     public static Decision Next(ClusterState state, SwitchoverEvidence evidence, long maxLagBytes, CoordinatorContext context)
     {
         var by = Initiator.Coordinator(context.Node);
@@ -30,10 +44,7 @@ public static partial class SwitchoverSteps
 
         if (sw.CheckpointDirective is null)
         {
-            if (!evidence.TargetFresh) return Failed(sw, $"no fresh report from {to}'s agent", context, by);
-            if (!evidence.TargetRunning || !evidence.TargetInRecovery) return Failed(sw, $"{to} is not a running standby", context, by);
-            if (evidence.PrimaryCurrent is { } primary && evidence.TargetReplayed is { } replayed && Lsn.BytesBehind(primary, replayed) > maxLagBytes)
-                return Failed(sw, $"{to} lags {Lsn.BytesBehind(primary, replayed)} bytes behind {from}, over switchover.max_lag ({maxLagBytes})", context, by);
+            if (TargetProblem(evidence, from, to, maxLagBytes) is { } problem) return Failed(sw, problem, context, by);
             return new Decision($"switchover {sw.Id}: CHECKPOINT on {from} before demoting it",
                 [context.Directive(DirectiveKind.Checkpoint, from, state.Term + 1, sw.Id)]);
         }

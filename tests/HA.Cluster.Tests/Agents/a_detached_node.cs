@@ -24,14 +24,14 @@ public sealed class a_detached_node(ITestOutputHelper output)
         await writes.WaitForAcknowledgedOnAsync("n1", 20, AgentScenario.Long);
 
         var primary = await PghaProcess.RunAsync("detach", "--config", agents.Configs["n2"], "--node", "n1");
-        Assert.Equal((1, "pgha: cluster test: NodeDetached refused: n1 is the primary: switch over to another node before detaching it"), (primary.ExitCode, primary.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: NodeDetached refused: n1 is the primary: switch over to another node before detaching it (409 from POST /api/v1/nodes/n1/detach)"), (primary.ExitCode, primary.Error.Trim()));
         var detached = await PghaProcess.RunAsync("detach", "--config", agents.Configs["n2"], "--node", "n3", "--reason", "disk swap");
         Assert.Equal(0, detached.ExitCode);
         Assert.True((await agents.StateAsync())!.Nodes["n3"].Detached);
         var switchover = await PghaProcess.RunAsync("switchover", "--config", agents.Configs["n2"], "--to", "n3");
-        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n3 is detached for maintenance (disk swap)"), (switchover.ExitCode, switchover.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n3 is detached for maintenance (disk swap) (409 from POST /api/v1/cluster/switchover?wait=60000ms)"), (switchover.ExitCode, switchover.Error.Trim()));
         var failover = await PghaProcess.RunAsync("failover", "--config", agents.Configs["n2"], "--to", "n3");
-        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n3 is detached for maintenance (disk swap)"), (failover.ExitCode, failover.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n3 is detached for maintenance (disk swap) (409 from POST /api/v1/cluster/failover?wait=60000ms)"), (failover.ExitCode, failover.Error.Trim()));
 
         agents.KillPostgres("n1");
         var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted");

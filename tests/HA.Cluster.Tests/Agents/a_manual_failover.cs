@@ -24,16 +24,16 @@ public sealed class a_manual_failover(ITestOutputHelper output)
 
         var healthy = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3");
         Assert.Equal(1, healthy.ExitCode);
-        Assert.EndsWith("refused: the primary n1 is healthy: use pgha switchover to move it", healthy.Error.Trim(), StringComparison.Ordinal);
+        Assert.Contains("refused: the primary n1 is healthy: use pgha switchover to move it (409 from POST /api/v1/cluster/failover", healthy.Error, StringComparison.Ordinal);
 
         Assert.Equal(0, (await PghaProcess.RunAsync("pause", "--config", config, "--reason", "night")).ExitCode);
         agents.KillPostgres("n1");
         agents.KillAgent("n1");
 
         var paused = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3");
-        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: cluster test is paused (night): add --force to fail over anyway"), (paused.ExitCode, paused.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: cluster test is paused (night): add --force to fail over anyway (409 from POST /api/v1/cluster/failover?wait=60000ms)"), (paused.ExitCode, paused.Error.Trim()));
         var itself = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n1", "--force");
-        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n1 is the primary being replaced"), (itself.ExitCode, itself.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: n1 is the primary being replaced (409 from POST /api/v1/cluster/failover?wait=60000ms)"), (itself.ExitCode, itself.Error.Trim()));
 
         var forced = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3", "--force");
         Assert.True(forced.ExitCode == 0, $"{forced.Output}{forced.Error}\n{agents.AgentLogs()}");

@@ -26,11 +26,13 @@ public sealed class a_paused_cluster(ITestOutputHelper output)
         Assert.Equal(0, paused.ExitCode);
         Assert.StartsWith("cluster test: automatic failover paused at version ", paused.Output, StringComparison.Ordinal);
         var again = await PghaProcess.RunAsync("pause", "--config", agents.Configs["n2"]);
-        Assert.Equal((1, "pgha: cluster test: FailoverPaused refused: cluster test is already paused"), (again.ExitCode, again.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: FailoverPaused refused: cluster test is already paused (409 from POST /api/v1/cluster/pause)"), (again.ExitCode, again.Error.Trim()));
 
         // A new coordinator reads the pause from the log.
         agents.KillAgent(before.Coordinator!);
-        agents.StartAgent(before.Coordinator!);
+        var restarted = agents.StartAgent(before.Coordinator!);
+        // Its /liveness is asked below: it must have started (on a loaded machine that takes a while).
+        await restarted.WaitForOutputAsync("pgha run: node ", AgentScenario.Long);
         var newCoordinator = await agents.WaitForStateAsync(s => s.CoordinatorToken > before.CoordinatorToken, AgentScenario.Long, "a new coordinator");
         Assert.True(newCoordinator.Paused);
 
@@ -60,7 +62,7 @@ public sealed class a_paused_cluster(ITestOutputHelper output)
         var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "the failover once resumed");
         await writes.WaitForAcknowledgedOnAsync(promoted.Primary!, 20, AgentScenario.Long);
         var notPaused = await PghaProcess.RunAsync("resume", "--config", agents.Configs["n3"]);
-        Assert.Equal((1, "pgha: cluster test: FailoverResumed refused: cluster test is not paused"), (notPaused.ExitCode, notPaused.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: FailoverResumed refused: cluster test is not paused (409 from POST /api/v1/cluster/resume)"), (notPaused.ExitCode, notPaused.Error.Trim()));
 
         var check = await AgentScenario.CheckAsync(agents, writes, allowedLoss: 1000);
         output.WriteLine(check.Summary);

@@ -24,7 +24,7 @@ public sealed class a_reinitialized_node(ITestOutputHelper output)
 
         var before = (await agents.StateAsync())!.Version;
         var primary = await PghaProcess.RunAsync("reinitialize", "--config", config, "--node", "n1");
-        Assert.Equal((1, "pgha: cluster test: ReinitializeRequested refused: n1 is the primary: switch over to another node before reinitializing it"), (primary.ExitCode, primary.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: ReinitializeRequested refused: n1 is the primary: switch over to another node before reinitializing it (409 from POST /api/v1/nodes/n1/reinitialize)"), (primary.ExitCode, primary.Error.Trim()));
         var unknown = await PghaProcess.RunAsync("reinitialize", "--config", config, "--node", "n9");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("unknown node 'n9'", unknown.Error, StringComparison.Ordinal);

@@ -49,9 +49,9 @@ public sealed class a_switchover(ITestOutputHelper output)
         var config = agents.Configs["n2"];
 
         var unknown = await PghaProcess.RunAsync("switchover", "--config", config, "--to", "n9");
-        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: unknown node 'n9' in cluster test (members: n1, n2, n3)"), (unknown.ExitCode, unknown.Error.Trim()));
+        Assert.Equal((1, "pgha: unknown node 'n9' in cluster test (members: n1, n2, n3) (404 from POST /api/v1/cluster/switchover?wait=60000ms)"), (unknown.ExitCode, unknown.Error.Trim()));
         var self = await PghaProcess.RunAsync("switchover", "--config", config, "--to", "n1");
-        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n1 is already the primary"), (self.ExitCode, self.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: SwitchoverRequested refused: n1 is already the primary (409 from POST /api/v1/cluster/switchover?wait=60000ms)"), (self.ExitCode, self.Error.Trim()));
 
         // A target that has not replayed what the primary wrote is refused by the coordinator, nothing demoted.
         await using (var n2 = new Npgsql.NpgsqlConnection(agents.ConnectionString("n2") + ";Pooling=false"))

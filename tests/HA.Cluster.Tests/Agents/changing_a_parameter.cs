@@ -38,10 +38,10 @@ public sealed class changing_a_parameter(ITestOutputHelper output)
         foreach (var (words, error) in refusals)
         {
             var run = await Pgha(["config", "set", .. words, "--config", config]);
-            Assert.Equal((1, error), (run.ExitCode, run.Error.Trim()));
+            Assert.Equal((1, error + " (422 from PATCH /api/v1/cluster/postgresql)"), (run.ExitCode, run.Error.Trim()));
         }
         var reset = await Pgha("config", "reset", "work_mem", "--config", config);
-        Assert.Equal((1, Refused + "work_mem is not set through pgha: nothing to reset"), (reset.ExitCode, reset.Error.Trim()));
+        Assert.Equal((1, Refused + "work_mem is not set through pgha: nothing to reset (422 from PATCH /api/v1/cluster/postgresql)"), (reset.ExitCode, reset.Error.Trim()));
         Assert.Equal(2, (await Pgha("config", "set", "--config", config)).ExitCode);
         Assert.Equal(2, (await Pgha("config", "set", "work_mem", "--config", config)).ExitCode);
         Assert.DoesNotContain(await agents.HistoryAsync(), e => e.Event is PostgresParametersChanged);

@@ -24,8 +24,9 @@ public sealed class the_api_reads_a_running_cluster(ITestOutputHelper output)
         await using var agents = await AgentCluster.StartAsync(startAgents: false);
         // n2 closes its reads (api.read_access: token); n1 and n3 leave them open, the default.
         var n2Config = await File.ReadAllTextAsync(agents.Configs["n2"]);
-        Assert.Contains("api: { listen: ", n2Config, StringComparison.Ordinal);
-        await File.WriteAllTextAsync(agents.Configs["n2"], n2Config.Replace("api: { listen: ", $"api: {{ token: {Token}, read_access: token, listen: ", StringComparison.Ordinal));
+        var generated = $"token: \"{agents.ApiToken}\"";
+        Assert.Contains(generated, n2Config, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(agents.Configs["n2"], n2Config.Replace(generated, $"token: {Token}, read_access: token", StringComparison.Ordinal));
         foreach (var node in agents.Nodes) agents.StartAgent(node);
         var bootstrapped = await AgentScenario.BootstrappedAsync(agents);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
