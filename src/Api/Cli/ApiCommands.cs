@@ -28,10 +28,17 @@ public static class ApiCommands
 
             usage: pgha nodes list [--url URL] [--json]
                    pgha nodes info NODE [--url URL] [--json]
+                   pgha nodes detach|attach|reinitialize NODE [--reason TEXT] [--url URL] [--token TOKEN]
+                   pgha nodes promote NODE [--allow-data-loss] [--force] [--url URL] [--token TOKEN]
+
+            detach, attach, reinitialize and promote are the changes of pgha detach, attach,
+            reinitialize and failover --to (see their --help); they need the token.
 
             examples:
               pgha nodes list
               pgha nodes info n2 --json
+              pgha nodes detach n3 --reason "disk swap"
+              pgha nodes promote n2 --force
             """,
         "members" => """
             pgha members — the gossip view of the node answering: each peer's last heartbeat and its age
