@@ -45,6 +45,18 @@ public static class ChangeEndpoints
             });
         }, c));
 
+        v1.MapPost("/cluster/restart", (HttpRequest r, CancellationToken c) => Change(context, r, Reason, async (body, by) =>
+        {
+            var (requested, state) = await RollingRestartRequest.RecordAsync(context.Witness, context.Config.Cluster, body.String("reason"), by, c);
+            if (Wait(r) is not { } wait) return Accepted(requested.RestartId, "requested", state.Version, RollingRestartRequest.Describe(requested, state));
+            return Outcome(await RollingRestartRequest.OutcomeAsync(context.Witness, state.Cluster, requested.RestartId, wait, c), state.Version);
+        }, c));
+        v1.MapDelete("/cluster/restart", (HttpRequest r, CancellationToken c) => Change(context, r, [], async (_, by) =>
+        {
+            var (cancelled, state) = await RollingRestartRequest.CancelAsync(context.Witness, context.Config.Cluster, by, c);
+            return Results.Ok(new { id = cancelled.RestartId, status = "cancelled", version = state.Version, message = $"cluster {state.Cluster}: rolling restart {cancelled.RestartId} cancelled after its step under way" });
+        }, c));
+
         v1.MapPost("/cluster/failover", (HttpRequest r, CancellationToken c) => Change(context, r, ["to", "allow_data_loss", "force"], (body, by) =>
             Failover(context, r, body.RequiredString("to"), body.Boolean("allow_data_loss"), body.Boolean("force"), by, c), c));
         v1.MapPost("/nodes/{name}/promote", (string name, HttpRequest r, CancellationToken c) => Change(context, r, ["allow_data_loss", "force", "reason"], (body, by) =>

@@ -1,9 +1,5 @@
 using HA.Api.Cli;
-using HA.Api.Config;
 using HA.Core.Errors;
-using HA.Core.Events;
-using HA.Core.History;
-using HA.Projections;
 
 namespace HA.Api.Operations;
 
@@ -18,8 +14,8 @@ public static class RestartCommand
     public const string Help = """
         pgha restart --rolling — restart every node that has parameters pending a restart, without downtime
 
-        usage: pgha restart --rolling --config FILE [--reason TEXT] [--timeout 10m]
-               pgha restart --cancel --config FILE
+        usage: pgha restart --rolling [--reason TEXT] [--timeout 10m]     POST /api/v1/cluster/restart
+               pgha restart --cancel                                     DELETE /api/v1/cluster/restart
 
         The replicas with parameters pending a restart are restarted one at a time, each once the one
         before streams from the primary again; then the primary is switched over to a restarted replica
@@ -32,39 +28,20 @@ public static class RestartCommand
         example:
           pgha config set max_connections=300 --config /etc/pgha/pgha.yaml
           pgha restart --rolling --config /etc/pgha/pgha.yaml
-        """;
+        """ + "\n" + ApiClient.OptionsHelp;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var cli = CommandLine.Parse("pgha restart", arguments, ["--config", "--reason", "--timeout"], ["--rolling", "--cancel"]);
+        var cli = CommandLine.Parse("pgha restart", arguments, [.. ApiClient.ValueOptions, "--reason", "--timeout"], ["--rolling", "--cancel", "--json"]);
         if (cli.Has("--help")) { output.WriteLine(Help); return 0; }
         cli.NoPositionals();
         if (!cli.Has("--rolling") && !cli.Has("--cancel")) throw new UsageError("pgha restart needs --rolling: pgha restarts nodes only one at a time, the primary by a switchover (see 'pgha restart --help')");
         if (cli.Has("--rolling") && cli.Has("--cancel")) throw new UsageError("pgha restart takes --rolling or --cancel, not both");
-        var path = cli.Value("--config") ?? throw new UsageError("pgha restart needs --config FILE (a member's pgha.yaml)");
         var timeout = cli.Value("--timeout") is { } t ? SwitchoverCommand.ParseDuration(t, "--timeout") : TimeSpan.FromMinutes(10);
-        var config = PghaConfig.Load(path);
-        var by = Initiator.User(Environment.UserName);
-        var id = "restart-" + Guid.NewGuid().ToString("n")[..8];
-        await using var witness = await WitnessStore.OpenAsync(config.Witness, cancellationToken);
-        if (cli.Has("--cancel"))
-        {
-            var running = (await witness.StateAsync(config.Cluster, cancellationToken)).RollingRestart
-                ?? throw new OperatorError($"cluster {config.Cluster}: no rolling restart is in progress");
-            await witness.AppendCheckedAsync(config.Cluster, new RollingRestartFailed(running.Id, $"cancelled by {by}") { By = by, CorrelationId = running.Id }, cancellationToken);
-            output.WriteLine($"cluster {config.Cluster}: rolling restart {running.Id} cancelled (restarted so far: {(running.Restarted.Count == 0 ? "none" : string.Join(", ", running.Restarted))})");
-            return 0;
-        }
-        var requested = await witness.AppendCheckedAsync(config.Cluster,
-            new RollingRestartRequested(id, cli.Value("--reason") ?? "parameters pending restart") { By = by, CorrelationId = id }, cancellationToken);
-        var pending = requested.Nodes.Values.Where(n => !n.Detached && n.PendingRestart.Count > 0).Select(n => $"{n.Name} ({string.Join(", ", n.PendingRestart)})");
-        output.WriteLine($"cluster {config.Cluster}: rolling restart {id} requested: {string.Join(", ", pending)}");
-
-        return await OutcomeWatch.UntilAsync(witness, config.Cluster, new HistoryFilter { CorrelationId = id }, timeout, e => e switch
-        {
-            RollingRestartCompleted done => SwitchoverCommand.Print(output, $"rolling restart {id}: restarted {string.Join(", ", done.Restarted)} in {done.Duration.TotalSeconds:0.0} s; nothing pending a restart"),
-            RollingRestartFailed failed => throw new OperatorError($"rolling restart {id} failed: {failed.Reason}"),
-            _ => null,
-        }, $"rolling restart {id} did not finish within {timeout.TotalSeconds:0} s; it goes on: see pgha config show and the cluster's history (correlation id {id})", cancellationToken);
+        using var api = ApiClient.From(cli);
+        if (cli.Has("--cancel")) return ApiAnswers.Print(output, await api.DeleteAsync("api/v1/cluster/restart", cancellationToken), cli.Has("--json"));
+        var answer = await api.PostAsync($"api/v1/cluster/restart?wait={SwitchoverCommand.WaitText(timeout)}",
+            new { reason = cli.Value("--reason") }, cancellationToken, timeout + TimeSpan.FromSeconds(30));
+        return SwitchoverCommand.Finished(output, answer, cli.Has("--json"));
     }
 }
