@@ -155,20 +155,32 @@ public sealed class the_api_changes_a_running_cluster(ApiClusterFixture fixture,
     }
 
     [Fact]
-    public async Task refuses_a_rolling_restart_with_nothing_pending_and_a_cancel_with_nothing_running()
+    public async Task refuses_a_rolling_restart_while_paused_and_a_cancel_with_nothing_running()
     {
-        var before = await SteadyAsync();
+        await SteadyAsync();
         using var http = new HttpClient { BaseAddress = new Uri(Agents.ApiUrl("n2")), Timeout = TimeSpan.FromSeconds(30) };
-        using (var restart = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/restart?wait=5s", "{\"reason\": \"nothing to do\"}"))
-            Assert.Equal("cluster test: RollingRestartRequested refused: no node has a parameter pending restart: nothing to restart", await ProblemAsync(restart, HttpStatusCode.Conflict));
-        using (var cancel = await SendAsync(http, HttpMethod.Delete, "/api/v1/cluster/restart", null))
-            Assert.Equal("cluster test: no rolling restart is in progress", await ProblemAsync(cancel, HttpStatusCode.Conflict));
         using (var anonymous = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/restart", null, token: null))
             await ProblemAsync(anonymous, HttpStatusCode.Unauthorized);
-        var run = await PghaProcess.RunAsync("restart", "--rolling", "--url", Agents.ApiUrl("n1"), "--token", Agents.ApiToken);
-        Assert.Equal(1, run.ExitCode);
-        Assert.Contains("nothing to restart", run.Error, StringComparison.Ordinal);
-        await NothingRecordedSinceAsync(before.Version);
+        using (var cancel = await SendAsync(http, HttpMethod.Delete, "/api/v1/cluster/restart", null))
+            Assert.Equal("cluster test: no rolling restart is in progress", await ProblemAsync(cancel, HttpStatusCode.Conflict));
+        // Whatever earlier tests left pending a restart, a paused cluster refuses a rolling restart.
+        using (var paused = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"reason\": \"restart test\"}"))
+            Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
+        var whilePaused = (await Agents.StateAsync())!.Version;
+        try
+        {
+            using (var restart = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/restart?wait=5s", "{\"reason\": \"while paused\"}"))
+                Assert.Equal("cluster test: RollingRestartRequested refused: cluster test is paused (restart test): resume it before a rolling restart", await ProblemAsync(restart, HttpStatusCode.Conflict));
+            var run = await PghaProcess.RunAsync("restart", "--rolling", "--url", Agents.ApiUrl("n1"), "--token", Agents.ApiToken);
+            Assert.Equal(1, run.ExitCode);
+            Assert.Contains("resume it before a rolling restart", run.Error, StringComparison.Ordinal);
+            await NothingRecordedSinceAsync(whilePaused);
+        }
+        finally
+        {
+            using var resumed = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/resume", null);
+            Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+        }
     }
 
     [Fact]
