@@ -37,8 +37,16 @@ fi
 rm -rf "$codegen_dir"
 
 log="$(mktemp -t pgha-test-log.XXXXXX)"
-dotnet test HA.sln --no-build -nologo "$@" 2>&1 | tee "$log"
+results="$(mktemp -d -t pgha-test-results.XXXXXX)"
+dotnet test HA.sln --no-build -nologo --logger trx --results-directory "$results" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+
+# The ten slowest tests (from each assembly's trx report): where the run's time goes.
+echo "slowest tests:"
+cat "$results"/*.trx 2>/dev/null | grep -o '<UnitTestResult [^>]*>' \
+  | sed -n 's/.*testName="\([^"]*\)".*duration="\([0-9]*\):\([0-9]*\):\([0-9.]*\)".*outcome="\([A-Za-z]*\)".*/\2 \3 \4 \5 \1/p' \
+  | awk '{ printf "%7.1f s  %s %s\n", $1 * 3600 + $2 * 60 + $3, $4, $5 }' | sort -rn | head -10
+rm -rf "$results"
 
 # Each test assembly ends with "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T".
 read -r passed failed skipped < <(awk '
