@@ -14,17 +14,56 @@ namespace HA.Cluster.Tests.Agents;
 /// </summary>
 public sealed class a_proxied_cluster(ITestOutputHelper output)
 {
-    private static async Task<AgentCluster> StartAsync(FreePorts proxyPorts, TimeSpan primaryRestartTimeout, long? maxReplicaLag = null) =>
-        await AgentCluster.StartAsync(s => s with
-        {
-            PrimaryRestartTimeout = primaryRestartTimeout,
-            ProxyPorts = [.. Enumerable.Range(0, 3).Select(i => (proxyPorts.Ports[2 * i], proxyPorts.Ports[2 * i + 1]))],
-            ProxyMaxReplicaLag = maxReplicaLag,
-        });
+    /// <summary>
+    /// Three nodes whose agents each run a proxy on reserved ports, bootstrapped; clients go through n3's
+    /// proxy (n3's agent lives throughout).
+    /// </summary>
+    private sealed class ProxiedCluster(FreePorts ports, AgentCluster agents) : IAsyncDisposable
+    {
+        public AgentCluster Agents { get; } = agents;
 
-    /// <summary>Through n3's proxy (n3's agent lives throughout): which server answers, and whether it is a primary.</summary>
-    private static string ThroughProxy(AgentCluster agents, FreePorts proxyPorts, bool replicaPort = false) =>
-        $"Host=127.0.0.1;Port={proxyPorts.Ports[replicaPort ? 5 : 4]};Username=postgres;Password={agents.Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres;Pooling=false;Timeout=10";
+        public int ProxyPort(bool replicaPort = false) => ports.Ports[replicaPort ? 5 : 4];
+
+        /// <summary>A connection string through n3's proxy: its primary port, or its replica port.</summary>
+        public string ThroughProxy(bool replicaPort = false) =>
+            $"Host=127.0.0.1;Port={ProxyPort(replicaPort)};Username=postgres;Password={Agents.Cluster.Cluster.Credentials.SuperuserPassword};Database=postgres;Pooling=false;Timeout=10";
+
+        public async ValueTask DisposeAsync()
+        {
+            await Agents.DisposeAsync();
+            ports.Dispose();
+        }
+    }
+
+    /// <summary>Starts and bootstraps a <see cref="ProxiedCluster"/>; unless told otherwise, waits until its primary port reaches n1.</summary>
+    private static async Task<ProxiedCluster> StartAsync(TimeSpan primaryRestartTimeout, long? maxReplicaLag = null, bool untilN1IsReached = true)
+    {
+        var ports = FreePorts.Reserve(6);
+        AgentCluster? agents = null;
+        try
+        {
+            agents = await AgentCluster.StartAsync(s => s with
+            {
+                PrimaryRestartTimeout = primaryRestartTimeout,
+                ProxyPorts = [.. Enumerable.Range(0, 3).Select(i => (ports.Ports[2 * i], ports.Ports[2 * i + 1]))],
+                ProxyMaxReplicaLag = maxReplicaLag,
+            });
+            var cluster = new ProxiedCluster(ports, agents);
+            await AgentScenario.BootstrappedAsync(agents);
+            if (untilN1IsReached)
+            {
+                var n1Port = agents.Instance("n1").Settings.Port;
+                await Eventually.HoldsAsync(() => NewConnectionServerAsync(cluster.ThroughProxy()), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+            }
+            return cluster;
+        }
+        catch
+        {
+            if (agents is not null) await agents.DisposeAsync();
+            ports.Dispose();
+            throw;
+        }
+    }
 
     private static async Task<(int Port, bool InRecovery)> ServerAsync(NpgsqlConnection connection)
     {
@@ -58,12 +97,9 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     [Fact]
     public async Task after_the_primary_crashes_new_connections_reach_the_new_primary_and_the_old_one_is_closed()
     {
-        using var proxyPorts = FreePorts.Reserve(6);
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
-        await AgentScenario.BootstrappedAsync(agents);
-        var proxy = ThroughProxy(agents, proxyPorts);
+        await using var cluster = await StartAsync(TimeSpan.Zero);
+        var (agents, proxy) = (cluster.Agents, cluster.ThroughProxy());
         var n1Port = agents.Instance("n1").Settings.Port;
-        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
         await using var old = new NpgsqlConnection(proxy);
         await old.OpenAsync();
         Assert.Equal((n1Port, false), await ServerAsync(old));
@@ -76,15 +112,15 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
         Assert.StartsWith("closed", await ClosedAsync(old), StringComparison.Ordinal);
     }
 
-    private static System.Diagnostics.Process Pgbench(AgentCluster agents, FreePorts proxyPorts, params string[] arguments)
+    private static System.Diagnostics.Process Pgbench(ProxiedCluster cluster, params string[] arguments)
     {
         var start = new System.Diagnostics.ProcessStartInfo("/usr/lib/postgresql/15/bin/pgbench",
-            ["-h", "127.0.0.1", "-p", proxyPorts.Ports[4].ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", "postgres", .. arguments, "postgres"])
+            ["-h", "127.0.0.1", "-p", cluster.ProxyPort().ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", "postgres", .. arguments, "postgres"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.Environment["PGPASSWORD"] = agents.Cluster.Cluster.Credentials.SuperuserPassword;
+        start.Environment["PGPASSWORD"] = cluster.Agents.Cluster.Cluster.Credentials.SuperuserPassword;
         start.Environment["PGCONNECT_TIMEOUT"] = "10";
         return System.Diagnostics.Process.Start(start)!;
     }
@@ -110,19 +146,16 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     [Fact]
     public async Task pgbench_writing_through_the_proxy_carries_on_against_the_new_primary_after_a_crash()
     {
-        using var proxyPorts = FreePorts.Reserve(6);
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
-        await AgentScenario.BootstrappedAsync(agents);
-        var n1Port = agents.Instance("n1").Settings.Port;
-        await Eventually.HoldsAsync(() => NewConnectionServerAsync(ThroughProxy(agents, proxyPorts)), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
-        using (var init = Pgbench(agents, proxyPorts, "-i", "-s", "1", "-q"))
+        await using var cluster = await StartAsync(TimeSpan.Zero);
+        var agents = cluster.Agents;
+        using (var init = Pgbench(cluster, "-i", "-s", "1", "-q"))
         {
             var (code, text) = await FinishAsync(init, AgentScenario.Long);
             Assert.True(code == 0, text);
         }
 
         // Writing when the primary dies: pgbench's clients lose their sessions (the proxy closes them) and end.
-        using (var load = Pgbench(agents, proxyPorts, "-c", "4", "-j", "2", "-T", "600", "-n"))
+        using (var load = Pgbench(cluster, "-c", "4", "-j", "2", "-T", "600", "-n"))
         {
             await Eventually.HoldsAsync(() => CountAsync(agents, "n1", "SELECT count(*) FROM pgbench_history"), n => n >= 100, AgentScenario.Long, "pgbench to commit on n1");
             agents.KillPostgres("n1");
@@ -131,13 +164,13 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
         }
         var promoted = await agents.WaitForStateAsync(s => s.Primary is "n2" or "n3" && s.Failover is null, AgentScenario.Long, "a replica promoted");
         var newPort = agents.Instance(promoted.Primary!).Settings.Port;
-        await Eventually.HoldsAsync(() => NewConnectionServerAsync(ThroughProxy(agents, proxyPorts)), s => s == (newPort, false), AgentScenario.Long, $"the proxy to reach {promoted.Primary}");
+        await Eventually.HoldsAsync(() => NewConnectionServerAsync(cluster.ThroughProxy()), s => s == (newPort, false), AgentScenario.Long, $"the proxy to reach {promoted.Primary}");
         var before = await CountAsync(agents, promoted.Primary!, "SELECT count(*) FROM pgbench_history");
 
         // No manual step: the same command line goes on writing, to the new primary, in every protocol.
         foreach (var mode in new[] { "simple", "extended", "prepared" })
         {
-            using var after = Pgbench(agents, proxyPorts, "-M", mode, "-c", "4", "-j", "2", "-t", "50", "-n");
+            using var after = Pgbench(cluster, "-M", mode, "-c", "4", "-j", "2", "-t", "50", "-n");
             var (code, text) = await FinishAsync(after, AgentScenario.Long);
             Assert.True(code == 0, $"pgbench -M {mode} after the failover: {text}");
             Assert.Contains("number of transactions actually processed: 200/200", text);
@@ -156,12 +189,8 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     [Fact]
     public async Task writes_through_the_proxy_reach_only_the_primary_of_the_moment_across_a_crash_and_a_switchover()
     {
-        using var proxyPorts = FreePorts.Reserve(6);
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.Zero);
-        await AgentScenario.BootstrappedAsync(agents);
-        var proxy = ThroughProxy(agents, proxyPorts);
-        var n1Port = agents.Instance("n1").Settings.Port;
-        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
+        await using var cluster = await StartAsync(TimeSpan.Zero);
+        var (agents, proxy) = (cluster.Agents, cluster.ThroughProxy());
 
         // One client writing through the proxy; each acknowledged write is recorded under the server that committed it.
         await using var writes = await WriteRecorder.StartThroughProxyAsync(proxy, AgentScenario.WriteEvery, default);
@@ -215,14 +244,13 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     [Fact]
     public async Task the_replica_port_takes_the_streaming_replicas_in_turn_and_gives_a_lagging_or_detached_one_nothing()
     {
-        using var proxyPorts = FreePorts.Reserve(6);
         const long maxLag = 1024 * 1024;
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.FromSeconds(10), maxLag);
-        await AgentScenario.BootstrappedAsync(agents);
+        await using var cluster = await StartAsync(TimeSpan.FromSeconds(10), maxLag, untilN1IsReached: false);
+        var agents = cluster.Agents;
         var (n2, n3) = (agents.Instance("n2").Settings.Port, agents.Instance("n3").Settings.Port);
         // The coordinator logs both replicas as streaming from the heartbeats; then reads go to them in turn.
         await agents.WaitForStateAsync(s => Serving(s, "n2") && Serving(s, "n3"), AgentScenario.Long, "n2 and n3 logged as streaming");
-        var reads = ThroughProxy(agents, proxyPorts, replicaPort: true);
+        var reads = cluster.ThroughProxy(replicaPort: true);
         var seen = await ReadsSpreadOverAsync(reads, [n2, n3], "the replica port to spread reads over n2 and n3");
         output.WriteLine(string.Join(", ", seen));
 
@@ -281,13 +309,9 @@ public sealed class a_proxied_cluster(ITestOutputHelper output)
     [Fact]
     public async Task after_a_switchover_the_old_primarys_connection_is_closed_and_new_ones_reach_the_new_primary()
     {
-        using var proxyPorts = FreePorts.Reserve(6);
-        await using var agents = await StartAsync(proxyPorts, TimeSpan.FromSeconds(10));
-        await AgentScenario.BootstrappedAsync(agents);
-        var proxy = ThroughProxy(agents, proxyPorts);
-        var n1Port = agents.Instance("n1").Settings.Port;
+        await using var cluster = await StartAsync(TimeSpan.FromSeconds(10));
+        var (agents, proxy) = (cluster.Agents, cluster.ThroughProxy());
         var n2Port = agents.Instance("n2").Settings.Port;
-        await Eventually.HoldsAsync(() => NewConnectionServerAsync(proxy), s => s == (n1Port, false), AgentScenario.Long, "the proxy to reach n1 as primary");
         await using var old = new NpgsqlConnection(proxy);
         await old.OpenAsync();
 

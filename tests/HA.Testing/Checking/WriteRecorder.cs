@@ -88,11 +88,7 @@ public sealed class WriteRecorder : IAsyncDisposable
         IReadOnlyDictionary<string, string> nodeConnectionStrings, TimeSpan every, CancellationToken cancellationToken, TimeProvider? time = null)
     {
         if (nodeConnectionStrings.Count == 0) throw new ArgumentException("the recorder needs at least one node", nameof(nodeConnectionStrings));
-        if (every <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(every), every, "the interval between writes must be positive");
-        var recorder = new WriteRecorder(nodeConnectionStrings, every, time ?? TimeProvider.System);
-        recorder._lastId = await recorder.CreateTableAsync(cancellationToken).ConfigureAwait(false);
-        recorder._writers = Task.WhenAll(recorder._connectionStrings.Select(n => Task.Run(() => recorder.WriteLoopAsync(n.Key, n.Value))));
-        return recorder;
+        return await StartWritersAsync(nodeConnectionStrings, every, throughProxy: false, time, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -102,12 +98,17 @@ public sealed class WriteRecorder : IAsyncDisposable
     /// reach a node that was not the primary of the moment. A failed attempt is recorded under
     /// <see cref="ThroughProxy"/>. Connection settings as in <see cref="StartAsync"/>.
     /// </summary>
-    public static async Task<WriteRecorder> StartThroughProxyAsync(string proxyConnectionString, TimeSpan every, CancellationToken cancellationToken, TimeProvider? time = null)
+    public static Task<WriteRecorder> StartThroughProxyAsync(string proxyConnectionString, TimeSpan every, CancellationToken cancellationToken, TimeProvider? time = null) =>
+        StartWritersAsync(new Dictionary<string, string> { [ThroughProxy] = proxyConnectionString }, every, throughProxy: true, time, cancellationToken);
+
+    /// <summary>Creates the table, then starts one writer per connection string.</summary>
+    private static async Task<WriteRecorder> StartWritersAsync(
+        IReadOnlyDictionary<string, string> connectionStrings, TimeSpan every, bool throughProxy, TimeProvider? time, CancellationToken cancellationToken)
     {
         if (every <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(every), every, "the interval between writes must be positive");
-        var recorder = new WriteRecorder(new Dictionary<string, string> { [ThroughProxy] = proxyConnectionString }, every, time ?? TimeProvider.System, throughProxy: true);
+        var recorder = new WriteRecorder(connectionStrings, every, time ?? TimeProvider.System, throughProxy);
         recorder._lastId = await recorder.CreateTableAsync(cancellationToken).ConfigureAwait(false);
-        recorder._writers = Task.Run(() => recorder.WriteLoopAsync(ThroughProxy, recorder._connectionStrings[ThroughProxy]));
+        recorder._writers = Task.WhenAll(recorder._connectionStrings.Select(n => Task.Run(() => recorder.WriteLoopAsync(n.Key, n.Value))));
         return recorder;
     }
 
