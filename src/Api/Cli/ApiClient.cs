@@ -73,7 +73,8 @@ public sealed class ApiClient : IDisposable
     public IReadOnlyList<Uri> Nodes => _nodes;
 
     /// <summary>Builds the client from the command line and the environment (see <see cref="OptionsHelp"/>).</summary>
-    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null, string? demoDirectory = null)
+    /// <param name="fallbackToken">the token to send when none is given otherwise (<c>pgha member add</c>: the new node's api.token)</param>
+    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null, string? demoDirectory = null, string? fallbackToken = null)
     {
         string? Env(string name) => environment is null ? Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
         var (urls, option) = cli.Value("--url") is { } given ? (given, "--url") : Env("PGHA_URL") is { } env ? (env, "$PGHA_URL") : (null, null);
@@ -84,7 +85,7 @@ public sealed class ApiClient : IDisposable
         var demo = config.Config is null ? DemoNodes(demoDirectory ?? HA.Api.Demo.DemoDirectory.DefaultPath) : null;
         if (nodes is null or []) nodes = demo?.Nodes;
         if (nodes is null or []) nodes = [new Uri(DefaultUrl + "/")];
-        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN") ?? config.Config?.ApiToken ?? demo?.Token, handler);
+        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN") ?? config.Config?.ApiToken ?? fallbackToken ?? demo?.Token, handler);
     }
 
     private static Uri Parse(string url, string option)

@@ -78,6 +78,15 @@ public sealed class RequestBody
 
     public string RequiredString(string field) => String(field) is { Length: > 0 } value ? value : throw new RequestBodyError($"'{field}' is required");
 
+    /// <summary>An integer field from <paramref name="min"/> to <paramref name="max"/>, or null when absent.</summary>
+    public int? Integer(string field, int min, int max)
+    {
+        if (!_root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) && number >= min && number <= max
+            ? number
+            : throw new RequestBodyError($"'{field}' must be an integer from {min} to {max}");
+    }
+
     public bool Boolean(string field) => _root.TryGetProperty(field, out var value) && value.ValueKind switch
     {
         JsonValueKind.True => true,
