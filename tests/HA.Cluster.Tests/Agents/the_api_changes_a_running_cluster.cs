@@ -350,6 +350,8 @@ public sealed class the_api_changes_a_running_cluster(ApiClusterFixture fixture,
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(body);
         Assert.Equal((int)status, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Equal("about:blank", problem.RootElement.GetProperty("type").GetString()); // one shape for every problem (docs/api.md)
+        Assert.Equal(response.RequestMessage!.RequestUri!.AbsolutePath, problem.RootElement.GetProperty("instance").GetString());
         return problem.RootElement.GetProperty("detail").GetString()!;
     }
 
