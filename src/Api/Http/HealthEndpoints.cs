@@ -22,6 +22,7 @@ public static class HealthEndpoints
 
     private static readonly (string Path, PatroniCheck Check)[] Checks =
     [
+        ("/", PatroniCheck.Primary), // Patroni answers its bare root like /primary
         ("/primary", PatroniCheck.Primary),
         ("/master", PatroniCheck.Primary),
         ("/read-write", PatroniCheck.Primary),
