@@ -1,6 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using HA.Api.Config;
@@ -27,7 +31,8 @@ public sealed class ApiUnreachable(string message, Exception inner) : OperatorEr
 /// comma-separated list of nodes, tried in turn until one accepts the connection —, else the
 /// <c>api.listen</c> of the pgha.yaml named by <c>--config</c>, else the nodes of the demo in
 /// ./.pgha-demo, else http://127.0.0.1:8008), with which token (<c>--token</c>, else
-/// <c>PGHA_TOKEN</c>), and how answers become exit codes: 0 done, 1 refused (the problem detail's
+/// <c>PGHA_TOKEN</c>), trusting which certificate for https (<c>--cacert</c>, else <c>PGHA_CACERT</c>,
+/// besides the system's trust store), and how answers become exit codes: 0 done, 1 refused (the problem detail's
 /// message is printed), 2 usage, 3 unreachable, 4 not authorized. Only a refused connection moves on to
 /// the next node: a request that may have reached a node is never sent twice.
 /// </summary>
@@ -38,13 +43,15 @@ public sealed class ApiClient : IDisposable
     public const string DefaultUrl = "http://127.0.0.1:8008";
 
     /// <summary>The options every API command takes (with a value).</summary>
-    public static readonly string[] ValueOptions = ["--url", "--token", "--config"];
+    public static readonly string[] ValueOptions = ["--url", "--token", "--config", "--cacert"];
 
     public const string OptionsHelp = """
         connection options (every API command):
           --url URL[,URL]  a node's API, or several tried in turn (default: $PGHA_URL, else api.listen of --config FILE,
                            else the nodes of the demo in ./.pgha-demo, else http://127.0.0.1:8008)
           --token TOKEN    bearer token for changes (default: $PGHA_TOKEN)
+          --cacert FILE    trust this PEM CA or self-signed certificate for an https:// API (default: $PGHA_CACERT;
+                           the system's trust store is used as well)
           --config FILE    a member's pgha.yaml: its api.listen is used when --url and $PGHA_URL are not set
           --json           print the API's JSON as it came instead of a table
         exit codes: 0 done, 1 refused (the reason is printed), 2 usage error, 3 API unreachable, 4 not authorized
@@ -73,7 +80,8 @@ public sealed class ApiClient : IDisposable
     public IReadOnlyList<Uri> Nodes => _nodes;
 
     /// <summary>Builds the client from the command line and the environment (see <see cref="OptionsHelp"/>).</summary>
-    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null, string? demoDirectory = null)
+    /// <param name="fallbackToken">the token to send when none is given otherwise (<c>pgha member add</c>: the new node's api.token)</param>
+    public static ApiClient From(CommandLine cli, IReadOnlyDictionary<string, string>? environment = null, HttpMessageHandler? handler = null, string? demoDirectory = null, string? fallbackToken = null)
     {
         string? Env(string name) => environment is null ? Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
         var (urls, option) = cli.Value("--url") is { } given ? (given, "--url") : Env("PGHA_URL") is { } env ? (env, "$PGHA_URL") : (null, null);
@@ -84,8 +92,43 @@ public sealed class ApiClient : IDisposable
         var demo = config.Config is null ? DemoNodes(demoDirectory ?? HA.Api.Demo.DemoDirectory.DefaultPath) : null;
         if (nodes is null or []) nodes = demo?.Nodes;
         if (nodes is null or []) nodes = [new Uri(DefaultUrl + "/")];
-        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN") ?? config.Config?.ApiToken ?? demo?.Token, handler);
+        var cacert = cli.Value("--cacert") is { } file ? (File: file, Option: "--cacert") : Env("PGHA_CACERT") is { Length: > 0 } envFile ? (File: envFile, Option: "$PGHA_CACERT") : default;
+        if (handler is null && cacert.File is not null) handler = Trusting(LoadRoots(cacert.File, cacert.Option));
+        return new ApiClient(nodes, cli.Value("--token") ?? Env("PGHA_TOKEN") ?? config.Config?.ApiToken ?? fallbackToken ?? demo?.Token, handler) { _cacert = cacert.File };
     }
+
+    private string? _cacert;
+
+    /// <summary>The certificates of a PEM file (a CA, a bundle, or the server's self-signed certificate); a usage error naming the file when there are none.</summary>
+    public static X509Certificate2Collection LoadRoots(string path, string option = "--cacert")
+    {
+        if (!File.Exists(path)) throw new UsageError($"{option} {path}: no such file; give the PEM certificate of the API's CA (or its self-signed certificate)");
+        var roots = new X509Certificate2Collection();
+        try
+        {
+            roots.ImportFromPemFile(path);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            throw new UsageError($"{option} {path}: not a readable PEM certificate ({e.Message})");
+        }
+        return roots.Count > 0 ? roots : throw new UsageError($"{option} {path}: no certificate in it (expected PEM: -----BEGIN CERTIFICATE-----)");
+    }
+
+    /// <summary>A handler that accepts a server certificate the system trusts, or one that chains to <paramref name="roots"/> (its name still has to match).</summary>
+    private static HttpClientHandler Trusting(X509Certificate2Collection roots) => new()
+    {
+        ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+        {
+            if (errors == SslPolicyErrors.None) return true;
+            if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0) return false;
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck; // a private CA rarely publishes revocation lists
+            return chain.Build(certificate);
+        },
+    };
 
     private static Uri Parse(string url, string option)
     {
@@ -182,6 +225,11 @@ public sealed class ApiClient : IDisposable
             {
                 // Nothing reached that node: the next one may be asked safely.
                 refused.Add($"{node.GetLeftPart(UriPartial.Authority)}: {e.GetBaseException().Message}");
+            }
+            catch (HttpRequestException e) when (e.GetBaseException() is AuthenticationException tls)
+            {
+                throw new ApiUnreachable($"the certificate of the pgha API at {node} is not trusted ({tls.Message}); " +
+                    (_cacert is null ? "give its CA or self-signed certificate with --cacert FILE or $PGHA_CACERT" : $"it does not chain to {_cacert} or does not name {node.Host}"), e);
             }
             catch (HttpRequestException e)
             {

@@ -20,7 +20,6 @@ public static class PghaCli
           demo       run a complete local cluster on loopback (pgha demo --help)
           run        run the agent of one node (pgha run --config FILE)
           proxy      run the proxy alone, on an application host (pgha proxy --config FILE)
-          member     list, remove or add members (pgha member remove NODE --config FILE)
           config     check a pgha.yaml (pgha config check --config FILE)
           restart    restart nodes with parameters pending a restart, one at a time (pgha restart --rolling --config FILE)
           version    print the version
@@ -36,6 +35,7 @@ public static class PghaCli
           failover   promote a named node when the primary is gone (pgha failover --to NODE [--force])
           config     cluster-wide PostgreSQL parameters (pgha config set NAME=VALUE ..., pgha config reset NAME, pgha config show)
           reload     make a node read its pgha.yaml again (pgha reload)
+          member     list, remove or add members (pgha member list, pgha member remove NODE, pgha member add NODE_FILE)
           status     the cluster at a glance (pgha status)
           nodes      every node's role, state and lag (pgha nodes list, pgha nodes info NODE);
                      pgha nodes detach|attach|promote|reinitialize NODE
@@ -57,6 +57,7 @@ public static class PghaCli
           pgha restart --rolling --config pgha.yaml
           pgha run --config n4.yaml                      # a new replica joins: base backup from the primary
           pgha member remove n4 --config n1.yaml         # it leaves: its agent stops its PostgreSQL and exits
+          pgha member add n4.yaml --config n1.yaml       # brings it back (then pgha run --config n4.yaml)
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using HA.Api.Config;
 using Microsoft.AspNetCore.Http;
 
 namespace HA.Api.Http;
@@ -24,7 +23,11 @@ public static class ApiAuthorization
     public static bool Allows(ApiContext context, HttpRequest request) =>
         context.Config.ApiToken is { } token && BearerMatches(request.Headers.Authorization.ToString(), token);
 
-    /// <summary>Null when the request may go on; else the problem to answer: 403 without a configured token, 401 without the header, 403 with a wrong token.</summary>
+    /// <summary>
+    /// The one refusal path for changes and reads: null when the request may go on; else the problem to
+    /// answer — for a change 403 without a configured token; 401 without the header; 403 with a wrong
+    /// token. A read is refused only when <c>api.read_access</c> is <c>token</c> (which needs a token set).
+    /// </summary>
     public static IResult? Refusal(ApiContext context, HttpRequest request, bool change)
     {
         if (!change && !context.Config.ApiReadsNeedToken) return null;
@@ -34,25 +37,12 @@ public static class ApiAuthorization
         if (Presented(request.Headers.Authorization.ToString()) is null)
         {
             request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-            return ApiProblems.Problem(StatusCodes.Status401Unauthorized, "a token is needed",
-                "send the node's api.token as 'Authorization: Bearer TOKEN' (pgha: --token TOKEN or $PGHA_TOKEN)");
+            return ApiProblems.Problem(StatusCodes.Status401Unauthorized, change ? "a token is needed" : "a token is needed to read",
+                (change ? "" : $"node {context.Node}'s api.read_access is token: ") + "send the node's api.token as 'Authorization: Bearer TOKEN' (pgha: --token TOKEN or $PGHA_TOKEN)");
         }
-        return Allows(context, request) ? null
-            : ApiProblems.Problem(StatusCodes.Status403Forbidden, "the token is not accepted", $"the bearer token is not node {context.Node}'s api.token");
-    }
-
-    /// <summary>The refusal of a read request (401 without a token, 403 with a wrong one), or null when it may read.</summary>
-    public static IResult? RefuseRead(HttpContext http, PghaConfig config)
-    {
-        if (!config.ApiReadsNeedToken || config.ApiToken is not { } token) return null;
-        string? authorization = http.Request.Headers.Authorization;
-        if (BearerMatches(authorization, token)) return null;
-        http.Response.Headers.WWWAuthenticate = "Bearer";
-        return string.IsNullOrEmpty(authorization)
-            ? ReadProblems.Of(http, StatusCodes.Status401Unauthorized, "a token is needed to read",
-                "this node's api.read_access is token: send Authorization: Bearer <api.token> (pgha --token or $PGHA_TOKEN)")
-            : ReadProblems.Of(http, StatusCodes.Status403Forbidden, "the token is not accepted",
-                "the bearer token is not this node's api.token; use the token in the cluster's pgha.yaml");
+        if (Allows(context, request)) return null;
+        request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        return ApiProblems.Problem(StatusCodes.Status403Forbidden, "the token is not accepted", $"the bearer token is not node {context.Node}'s api.token");
     }
 
     /// <summary>Who asked, as the event names them: api:token@REMOTE_ADDRESS.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using HA.Api.Operations;
 using HA.Core.Errors;
 using HA.Projections;
@@ -8,16 +9,33 @@ using Npgsql;
 namespace HA.Api.Http;
 
 /// <summary>
-/// RFC 7807 problem details (application/problem+json) for everything a caller can get wrong, each with
-/// a detail that says what to do: 400 malformed request, 401/403 token, 404 unknown node, 409 refused by
-/// the cluster's state, 422 invalid parameters, 503 witness unreachable. None of them changed anything.
+/// RFC 7807 problem details (application/problem+json), one shape for every answer of the API that is not
+/// a success — reads and changes alike: <c>type</c> (about:blank), <c>title</c> (what kind of problem),
+/// <c>status</c>, <c>detail</c> (what is wrong and what to do), <c>instance</c> (the request's path) and,
+/// for a bad query parameter, <c>parameter</c> (its name). 400 malformed request, 401/403 token, 404
+/// unknown node or failover, 409 refused by the cluster's state, 422 invalid parameters, 503 a store
+/// or the primary cannot be asked. None of them changed anything.
 /// </summary>
 public static class ApiProblems
 {
-    public static IResult Problem(int status, string title, string detail) =>
-        Results.Problem(detail: detail, statusCode: status, title: title);
+    public const string ContentType = "application/problem+json";
+
+    /// <summary>A problem detail's JSON body (snake_case, <c>parameter</c> left out when there is none).</summary>
+    public sealed record Body(
+        string Type, string Title, int Status, string Detail, string? Instance,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Parameter);
+
+    public static IResult Problem(int status, string title, string detail, string? parameter = null) => new ProblemResult(status, title, detail, parameter);
 
     public static IResult BadRequest(string detail) => Problem(StatusCodes.Status400BadRequest, "malformed request", detail);
+
+    public static IResult NotFound(string title, string detail) => Problem(StatusCodes.Status404NotFound, title, detail);
+
+    /// <summary>A query parameter with a value the endpoint cannot use: 400, naming the parameter.</summary>
+    public static IResult BadParameter(string parameter, string detail) =>
+        Problem(StatusCodes.Status400BadRequest, $"bad value for parameter '{parameter}'", detail, parameter);
+
+    public static IResult Unavailable(string title, string detail) => Problem(StatusCodes.Status503ServiceUnavailable, title, detail);
 
     /// <summary>The problem for an error raised while serving a request; nothing was recorded.</summary>
     public static IResult From(Exception error) => error switch
@@ -34,6 +52,26 @@ public static class ApiProblems
         _ => Problem(StatusCodes.Status500InternalServerError, "internal error",
             $"the node failed to serve the request ({error.GetType().Name}: {error.GetBaseException().Message}); whether it was recorded is in the cluster's history (pgha history)"),
     };
+
+    /// <summary>Writes a problem detail directly (for the event stream, which writes its own response).</summary>
+    public static Task WriteAsync(HttpContext http, int status, string title, string detail, string? parameter = null) =>
+        new ProblemResult(status, title, detail, parameter).ExecuteAsync(http);
+
+    /// <summary>The body as written for the request <paramref name="http"/> (its path is the instance).</summary>
+    public static Body BodyFor(HttpContext http, int status, string title, string detail, string? parameter = null) =>
+        new("about:blank", title, status, detail, http.Request.Path.Value, parameter);
+
+    private sealed class ProblemResult(int status, string title, string detail, string? parameter) : IResult, IStatusCodeHttpResult
+    {
+        public int? StatusCode => status;
+
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            httpContext.Response.ContentType = ContentType;
+            await httpContext.Response.WriteAsync(JsonSerializer.Serialize(BodyFor(httpContext, status, title, detail, parameter), ReadJson.Options), httpContext.RequestAborted).ConfigureAwait(false);
+        }
+    }
 }
 
 /// <summary>
@@ -77,6 +115,15 @@ public sealed class RequestBody
     } : null;
 
     public string RequiredString(string field) => String(field) is { Length: > 0 } value ? value : throw new RequestBodyError($"'{field}' is required");
+
+    /// <summary>An integer field from <paramref name="min"/> to <paramref name="max"/>, or null when absent.</summary>
+    public int? Integer(string field, int min, int max)
+    {
+        if (!_root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) && number >= min && number <= max
+            ? number
+            : throw new RequestBodyError($"'{field}' must be an integer from {min} to {max}");
+    }
 
     public bool Boolean(string field) => _root.TryGetProperty(field, out var value) && value.ValueKind switch
     {

@@ -97,6 +97,20 @@ public static class ChangeEndpoints
         v1.MapDelete("/cluster/postgresql/{name}", (string name, HttpRequest r, CancellationToken c) => Change(context, r, Reason, async (body, by) =>
             Parameters(await ParameterChange.RecordAsync(context.Witness, context.Config, [new(name, null)], body.String("reason"), by, c)), c));
 
+        v1.MapDelete("/members/{name}", (string name, HttpRequest r, CancellationToken c) => Change(context, r, ["reason", "force"], async (body, by) =>
+        {
+            var (left, state) = await MembershipChange.RemoveAsync(context.Witness, context.Config.Cluster, name, body.String("reason"), body.Boolean("force"), by, c);
+            return Results.Ok(new { cluster = state.Cluster, version = state.Version, removed = left.Node, members = state.Nodes.Keys, message = MembershipChange.DescribeRemoval(left, state) });
+        }, c));
+        v1.MapPost("/members", (HttpRequest r, CancellationToken c) => Change(context, r, ["name", "host", "port", "gossip_port", "failover_priority", "nofailover", "reason"], async (body, by) =>
+        {
+            var spec = new NodeSpec(body.RequiredString("name"), body.RequiredString("host"), body.Integer("port", 1, 65535) ?? throw new RequestBodyError("'port' is required"),
+                body.Integer("failover_priority", int.MinValue, int.MaxValue) ?? 0, body.Boolean("nofailover"), body.Integer("gossip_port", 1, 65535) ?? MemberConfig.DefaultGossipPort);
+            body.String("reason"); // accepted for the caller's records (type-checked); NodeJoined has no reason of its own
+            var (joined, state) = await MembershipChange.AddAsync(context.Witness, context.Config.Cluster, spec, by, c);
+            return Results.Ok(new { cluster = state.Cluster, version = state.Version, joined, member = spec.Name, message = MembershipChange.DescribeAdd(spec, joined, state) });
+        }, c));
+
         v1.MapPost("/control/reload", (HttpRequest r, CancellationToken c) => Change(context, r, [], (_, _) => Task.FromResult(ConfigReload.Run(context)), c));
     }
 

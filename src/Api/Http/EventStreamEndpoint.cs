@@ -53,7 +53,7 @@ public static class EventStreamEndpoint
 
     private static async Task StreamAsync(HttpContext http, ApiContext context, WitnessChangeSignal changes, CancellationToken stopping)
     {
-        if (ApiAuthorization.RefuseRead(http, context.Config) is { } refusal)
+        if (ApiAuthorization.Refusal(context, http.Request, change: false) is { } refusal)
         {
             await refusal.ExecuteAsync(http);
             return;
@@ -66,12 +66,12 @@ public static class EventStreamEndpoint
         }
         catch (BadParameter e)
         {
-            await ReadProblems.WriteAsync(http, StatusCodes.Status400BadRequest, $"bad value for parameter '{e.Parameter}'", e.Message, e.Parameter);
+            await ApiProblems.WriteAsync(http, StatusCodes.Status400BadRequest, $"bad value for parameter '{e.Parameter}'", e.Message, e.Parameter);
             return;
         }
         catch (NpgsqlException e)
         {
-            await ReadProblems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "the witness store cannot be read",
+            await ApiProblems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "the witness store cannot be read",
                 $"{e.GetBaseException().Message}; check that the witness PostgreSQL runs, or ask another node");
             return;
         }

@@ -22,6 +22,7 @@ public static class HealthEndpoints
 
     private static readonly (string Path, PatroniCheck Check)[] Checks =
     [
+        ("/", PatroniCheck.Primary), // Patroni answers its bare root like /primary
         ("/primary", PatroniCheck.Primary),
         ("/master", PatroniCheck.Primary),
         ("/read-write", PatroniCheck.Primary),
@@ -69,7 +70,7 @@ public static class HealthEndpoints
     private static async Task<IResult> AnswerAsync(ApiContext context, PatroniCheck check, HttpRequest request, CancellationToken cancellationToken)
     {
         var (lag, error) = PatroniChecks.ReadLag(request.Query.TryGetValue("lag", out var text) ? text.ToString() : null);
-        if (error is not null) return Results.Problem(error, statusCode: StatusCodes.Status400BadRequest, title: "bad lag");
+        if (error is not null) return ApiProblems.BadParameter("lag", error);
         var beat = context.Agent.CurrentHeartbeat();
         var node = Snapshot(context, beat);
         if (lag is { Delay: not null } && node.PostgresRunning && node.InRecovery)

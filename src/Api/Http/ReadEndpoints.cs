@@ -65,7 +65,7 @@ public static class ReadEndpoints
     public static void Map(WebApplication app, ApiContext context)
     {
         var reads = app.MapGroup("/api/v1");
-        reads.AddEndpointFilter(async (invocation, next) => ApiAuthorization.RefuseRead(invocation.HttpContext, context.Config) ?? await next(invocation));
+        reads.AddEndpointFilter(async (invocation, next) => ApiAuthorization.Refusal(context, invocation.HttpContext.Request, change: false) ?? await next(invocation));
         reads.MapGet("/status", Handler(http => StatusAsync(context, http.RequestAborted)));
         reads.MapGet("/nodes", Handler(async http =>
         {
@@ -76,7 +76,7 @@ public static class ReadEndpoints
         {
             var (state, nodes) = await NodesAsync(context, http.RequestAborted);
             return nodes.FirstOrDefault(n => n.Name == name) is { } node ? Json(node)
-                : ReadProblems.NotFound(http, $"no node '{name}'", $"node '{name}' is not a member of cluster {state.Cluster} (members: {string.Join(", ", state.Nodes.Keys)}); see GET /api/v1/nodes");
+                : ApiProblems.NotFound($"no node '{name}'", $"node '{name}' is not a member of cluster {state.Cluster} (members: {string.Join(", ", state.Nodes.Keys)}); see GET /api/v1/nodes");
         }));
         reads.MapGet("/cluster/state", Handler(http => ClusterStateAsync(context, http)));
         reads.MapGet("/cluster/replication", Handler(http => ReplicationAsync(context, http)));
@@ -97,7 +97,7 @@ public static class ReadEndpoints
             }
             catch (OperatorError e) when (e is not UnknownClusterError)
             {
-                return ReadProblems.NotFound(http, $"no failover '{id}'", $"{e.Message}; the ids are in GET /api/v1/events?type=failover_started");
+                return ApiProblems.NotFound($"no failover '{id}'", $"{e.Message}; the ids are in GET /api/v1/events?type=failover_started");
             }
             return Json(new FailoverStoryView(story.Cluster, story.FailoverId, story.Trigger, story.StartedAt, story.Term, story.OldPrimary, story.Chosen,
                 story.Candidates, story.Observations, story.Directives, story.NewPrimary, story.PrimaryChangedAt, story.Outcome, story.Duration,
@@ -119,15 +119,15 @@ public static class ReadEndpoints
         }
         catch (BadParameter e)
         {
-            return ReadProblems.BadParameter(http, e.Parameter, e.Message);
+            return ApiProblems.BadParameter(e.Parameter, e.Message);
         }
         catch (UnknownClusterError e)
         {
-            return ReadProblems.Unavailable(http, "the cluster has no history yet", $"{e.Message}; the agents record it when they bootstrap it: try again in a moment");
+            return ApiProblems.Unavailable("the cluster has no history yet", $"{e.Message}; the agents record it when they bootstrap it: try again in a moment");
         }
         catch (NpgsqlException e)
         {
-            return ReadProblems.Unavailable(http, "the witness store cannot be read",
+            return ApiProblems.Unavailable("the witness store cannot be read",
                 $"{e.GetBaseException().Message}; check that the witness PostgreSQL runs and witness.connection_string, or ask another node");
         }
     }
@@ -185,7 +185,7 @@ public static class ReadEndpoints
     private static async Task<IResult> LeaseAsync(ApiContext context, HttpContext http)
     {
         var (leases, error) = await ReadLeasesAsync(context, http.RequestAborted);
-        if (error is not null) return ReadProblems.Unavailable(http, "the lease store cannot be read", $"{error}; check the lease section of pgha.yaml, or ask another node");
+        if (error is not null) return ApiProblems.Unavailable("the lease store cannot be read", $"{error}; check the lease section of pgha.yaml, or ask another node");
         var state = await OptionalStateAsync(context, http.RequestAborted);
         return Json(new
         {
@@ -215,7 +215,7 @@ public static class ReadEndpoints
     {
         var state = await context.Witness.StateAsync(context.Config.Cluster, http.RequestAborted);
         if (state.Primary is not { } primary || !state.Nodes.TryGetValue(primary, out var node))
-            return ReadProblems.Unavailable(http, "the cluster has no primary", $"cluster {state.Cluster} names no primary now (failover {state.Failover?.Id ?? "none"} in progress?); try again, or see GET /api/v1/status");
+            return ApiProblems.Unavailable("the cluster has no primary", $"cluster {state.Cluster} names no primary now (failover {state.Failover?.Id ?? "none"} in progress?); try again, or see GET /api/v1/status");
         IReadOnlyList<StandbyReplication> standbys;
         try
         {
@@ -223,7 +223,7 @@ public static class ReadEndpoints
         }
         catch (OperatorError e)
         {
-            return ReadProblems.Unavailable(http, $"the primary {primary} cannot be asked", $"{e.Message}; is its PostgreSQL up? see GET /api/v1/nodes/{primary}");
+            return ApiProblems.Unavailable($"the primary {primary} cannot be asked", $"{e.Message}; is its PostgreSQL up? see GET /api/v1/nodes/{primary}");
         }
         return Json(new
         {

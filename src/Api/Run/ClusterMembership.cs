@@ -10,7 +10,7 @@ namespace HA.Api.Run;
 /// <summary>
 /// How a <c>pgha run</c> node becomes a member of a cluster whose log exists, and learns that it was
 /// removed. A node the log does not name joins by itself (NodeJoined, checked like every event) unless
-/// it was removed earlier: that needs an operator (<c>pgha member add</c>). Its data directory must be
+/// it was removed earlier: that needs an operator (<c>pgha member add</c>, <c>POST /api/v1/members</c>). Its data directory must be
 /// empty (a base backup from the primary follows) or a standby's.
 /// </summary>
 public static class ClusterMembership
@@ -38,7 +38,7 @@ public static class ClusterMembership
     /// </summary>
     public static async Task<ClusterState> JoinAsync(WitnessStore witness, PghaConfig config, ClusterState state, string configFile, CancellationToken cancellationToken) =>
         await MayJoinAsync(witness, config, state, configFile, cancellationToken)
-            ? await RecordJoinAsync(witness, config, Initiator.Agent(config.Node.Name), cancellationToken)
+            ? (await RecordJoinAsync(witness, config.Cluster, SpecOf(config), Initiator.Agent(config.Node.Name), cancellationToken)).State
             : state;
 
     /// <summary>The checks of <see cref="JoinAsync"/> without recording anything: true when the node has to join, false when it is a member; throws when it may not run.</summary>
@@ -54,7 +54,7 @@ public static class ClusterMembership
         }
         if (await LastRemovalAsync(witness, config.Cluster, node.Name, cancellationToken) is { } removal)
             throw new OperatorError($"{node.Name} was removed from cluster {config.Cluster} ({Describe(removal)}): it does not join again by itself; " +
-                $"to add it back, run 'pgha member add --config {configFile}'");
+                $"to add it back, run 'pgha member add {configFile} --config MEMBER_FILE' (MEMBER_FILE: a running member's pgha.yaml, or --url API) and start this agent again");
         var data = PostgresDataDirectory(config);
         if (File.Exists(Path.Combine(data, "PG_VERSION")) && !File.Exists(Path.Combine(data, "standby.signal")))
             throw new OperatorError($"node.data_dir: {data} holds a PostgreSQL data directory that is not a standby (no standby.signal): a new member of cluster {config.Cluster} " +
@@ -62,9 +62,24 @@ public static class ClusterMembership
         return true;
     }
 
-    /// <summary>Appends NodeJoined for the node of <paramref name="config"/> (refused with the reason when it may not join).</summary>
-    public static Task<ClusterState> RecordJoinAsync(WitnessStore witness, PghaConfig config, Initiator by, CancellationToken cancellationToken) =>
-        witness.AppendCheckedAsync(config.Cluster, new NodeJoined(SpecOf(config)) { By = by, CorrelationId = $"join-{config.Node.Name}-{Guid.NewGuid():n}"[..24] }, cancellationToken);
+    /// <summary>
+    /// The one way a node becomes a member, whoever asks (its own agent on a first start, an operator through
+    /// <c>POST /api/v1/members</c>): NodeJoined for <paramref name="spec"/>, checked like every event. A name
+    /// already a member at the same address is not recorded again (Joined false); at another address it is
+    /// refused (<see cref="EventRejectedError"/>), nothing recorded.
+    /// </summary>
+    public static async Task<(bool Joined, ClusterState State)> RecordJoinAsync(WitnessStore witness, string cluster, NodeSpec spec, Initiator by, CancellationToken cancellationToken)
+    {
+        var state = await witness.StateAsync(cluster, cancellationToken).ConfigureAwait(false);
+        if (state.Nodes.TryGetValue(spec.Name, out var member))
+        {
+            if (member.Host != spec.Host || member.Port != spec.Port)
+                throw new EventRejectedError(cluster, nameof(NodeJoined), $"{spec.Name} is already a member at {member.Host}:{member.Port}, not {spec.Host}:{spec.Port}: give the new node another name, or remove {spec.Name} first");
+            return (false, state);
+        }
+        var after = await witness.AppendCheckedAsync(cluster, new NodeJoined(spec) { By = by, CorrelationId = $"join-{spec.Name}-{Guid.NewGuid():n}"[..24] }, cancellationToken).ConfigureAwait(false);
+        return (true, after);
+    }
 
     /// <summary>The NodeLeft that removed <paramref name="node"/>, when its last membership event is one.</summary>
     public static async Task<RecordedEvent?> LastRemovalAsync(WitnessStore witness, string cluster, string node, CancellationToken cancellationToken)

@@ -51,13 +51,8 @@ public sealed class reading_the_proxy_section
         var directory = Directory.CreateTempSubdirectory("pgha-proxy-tls-");
         try
         {
-            using var key = System.Security.Cryptography.RSA.Create(2048);
-            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=proxy", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
-            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
-            var certPath = Path.Combine(directory.FullName, "proxy.crt");
-            var keyPath = Path.Combine(directory.FullName, "proxy.key");
-            File.WriteAllText(certPath, certificate.ExportCertificatePem());
-            File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+            using var tls = HA.Testing.TestCertificates.SelfSigned(directory.FullName, "proxy", "CN=proxy");
+            var (certPath, keyPath) = (tls.CertificatePath, tls.KeyPath);
             var loaded = Parse($"proxy: {{ tls_certificate: {certPath}, tls_key: {keyPath} }}").Proxy.Options.Certificate;
             Assert.NotNull(loaded);
             Assert.True(loaded.HasPrivateKey);

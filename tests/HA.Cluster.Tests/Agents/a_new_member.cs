@@ -12,9 +12,9 @@ namespace HA.Cluster.Tests.Agents;
 /// Membership (issue 7): a new node's `pgha run` joins a running cluster under a client writing
 /// throughout — NodeJoined, a base backup from the primary through its own slot, streaming — and is then
 /// a replica like the others (a failover may choose it; otherwise it follows the new primary).
-/// `pgha member remove` takes it out: NodeLeft, its agent stops its PostgreSQL and exits, the primary
-/// drops its slot, and started again it refuses to rejoin. Bad requests are refused with the reason and
-/// record nothing.
+/// `pgha member remove` (through a member's API) takes it out: NodeLeft, its agent stops its PostgreSQL
+/// and exits, the primary drops its slot, and started again it refuses to rejoin until `pgha member add`
+/// records it again. Bad requests (no token among them) are refused with the reason and record nothing.
 /// </summary>
 public sealed class a_new_member(ITestOutputHelper output)
 {
@@ -74,8 +74,18 @@ public sealed class a_new_member(ITestOutputHelper output)
         // Started again, it refuses to rejoin by itself.
         var again = await PghaProcess.RunAsync("run", "--config", agents.Configs["n4"]);
         Assert.Equal(1, again.ExitCode);
-        Assert.Matches($@"^pgha: n4 was removed from cluster test \(at version \d+ by user \S+: decommissioned\): it does not join again by itself; to add it back, run 'pgha member add --config {Regex.Escape(agents.Configs["n4"])}'$", again.Error.Trim());
+        Assert.Matches($@"^pgha: n4 was removed from cluster test \(at version \d+ by user api:token@127\.0\.0\.1: decommissioned\): it does not join again by itself; to add it back, run 'pgha member add {Regex.Escape(agents.Configs["n4"])} --config MEMBER_FILE' \(MEMBER_FILE: a running member's pgha\.yaml, or --url API\) and start this agent again$", again.Error.Trim());
         Assert.Null(agents.Instance("n4").ServerProcessId());
+
+        // An operator adds it back through a member's API, as the refusal says: NodeJoined naming who asked.
+        var added = await PghaProcess.RunAsync("member", "add", agents.Configs["n4"], "--config", agents.Configs[primary]);
+        Assert.True(added.ExitCode == 0, added.Output + added.Error);
+        Assert.StartsWith("cluster test: n4 joined at version ", added.Output, StringComparison.Ordinal);
+        var rejoin = (await agents.HistoryAsync()).Where(e => e.Event is NodeJoined).ToList();
+        Assert.Equal(2, rejoin.Count);
+        Assert.Equal(Initiator.User("api:token@127.0.0.1"), rejoin[^1].Event.By);
+        Assert.Equal(agents.Instance("n4").Settings.Port, ((NodeJoined)rejoin[^1].Event).Spec.Port);
+        Assert.Contains("n4", (await agents.StateAsync())!.Nodes.Keys);
 
         await writes.WaitForAcknowledgedOnAsync(primary, 20, AgentScenario.Long);
         var check = await AgentScenario.CheckAsync(agents, writes, allowedLoss: 1000);
@@ -102,16 +112,29 @@ public sealed class a_new_member(ITestOutputHelper output)
             (taken.ExitCode, taken.Error.Trim()));
         Assert.False(Directory.Exists(agents.Instance("n4").Settings.DataDirectory), "nothing is created");
 
+        // Over a member's API (--config names it and holds the token): the same refusals, nothing recorded.
         var primary = await PghaProcess.RunAsync("member", "remove", "n1", "--config", config);
-        Assert.Equal((1, "pgha: cluster test: NodeLeft refused: n1 is the primary: switch over to another node before removing it"), (primary.ExitCode, primary.Error.Trim()));
+        Assert.Equal((1, "pgha: cluster test: NodeLeft refused: n1 is the primary: switch over to another node before removing it (409 from DELETE /api/v1/members/n1)"), (primary.ExitCode, primary.Error.Trim()));
         var unknown = await PghaProcess.RunAsync("member", "remove", "n9", "--config", config);
-        Assert.Equal((1, "pgha: cluster test: NodeLeft refused: unknown node 'n9' in cluster test (members: n1, n2, n3)"), (unknown.ExitCode, unknown.Error.Trim()));
+        Assert.Equal((1, "pgha: unknown node 'n9' in cluster test (members: n1, n2, n3) (404 from DELETE /api/v1/members/n9)"), (unknown.ExitCode, unknown.Error.Trim()));
+        var tokenless = await PghaProcess.RunAsync("member", "remove", "n3", "--url", agents.ApiUrl("n1"));
+        Assert.Equal(4, tokenless.ExitCode);
+        Assert.StartsWith("pgha: not authorized (give a token with --token or $PGHA_TOKEN)", tokenless.Error.Trim(), StringComparison.Ordinal);
+        Assert.Contains("n3", (await agents.StateAsync())!.Nodes.Keys);
+
+        // Adding over the API: n2's name from the impostor's address is refused; n2 as it is records nothing.
+        var clash = await PghaProcess.RunAsync("member", "add", impostor, "--config", config);
+        Assert.Equal((1, $"pgha: cluster test: NodeJoined refused: n2 is already a member at 127.0.0.1:{n2Port}, not 127.0.0.1:{n4Port}: give the new node another name, or remove n2 first (409 from POST /api/v1/members)"),
+            (clash.ExitCode, clash.Error.Trim()));
+        var again = await PghaProcess.RunAsync("member", "add", agents.Configs["n2"], "--config", config);
+        Assert.True(again.ExitCode == 0, again.Output + again.Error);
+        Assert.StartsWith($"cluster test: n2 is already a member (127.0.0.1:{n2Port}); nothing recorded", again.Output, StringComparison.Ordinal);
 
         // Down to one replica: removing it would leave n1 without a successor.
         var n3 = await PghaProcess.RunAsync("member", "remove", "n3", "--config", agents.Configs["n1"]);
         Assert.True(n3.ExitCode == 0, n3.Output + n3.Error);
         var last = await PghaProcess.RunAsync("member", "remove", "n2", "--config", agents.Configs["n1"]);
-        Assert.Equal((1, "pgha: cluster test: NodeLeft refused: n2 is the last replica that could take over from the primary n1: without it cluster test has no automatic failover; add --force to remove it anyway"),
+        Assert.Equal((1, "pgha: cluster test: NodeLeft refused: n2 is the last replica that could take over from the primary n1: without it cluster test has no automatic failover; add --force to remove it anyway (409 from DELETE /api/v1/members/n2)"),
             (last.ExitCode, last.Error.Trim()));
 
         var listed = await PghaProcess.RunAsync("member", "list", "--config", agents.Configs["n1"]);

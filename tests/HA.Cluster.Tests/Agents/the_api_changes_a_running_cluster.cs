@@ -268,6 +268,58 @@ public sealed class the_api_changes_a_running_cluster(ApiClusterFixture fixture,
         Assert.Contains("reloaded", cli.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task a_sighup_reloads_the_token_and_keeps_the_last_good_configuration_when_the_file_is_invalid()
+    {
+        var file = Agents.Configs["n3"];
+        var agent = Agents.Agent("n3");
+        var original = await File.ReadAllTextAsync(file);
+        var newToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+        using var http = new HttpClient { BaseAddress = new Uri(Agents.ApiUrl("n3")), Timeout = TimeSpan.FromSeconds(30) };
+        var hangups = 0;
+        try
+        {
+            // A refused request changes nothing, so the new token can only come into force through the signal.
+            await File.WriteAllTextAsync(file, original.Replace(Agents.ApiToken, newToken, StringComparison.Ordinal));
+            using (var early = await SendAsync(http, HttpMethod.Post, "/api/v1/control/reload", null, newToken))
+                await ProblemAsync(early, HttpStatusCode.Forbidden);
+            agent.Signal("HUP");
+            hangups++;
+            await agent.WaitForOutputAsync("SIGHUP: node n3: n3.yaml reloaded; applied: api.token", AgentScenario.Long);
+            await Eventually.HoldsAsync(async () =>
+            {
+                using var probe = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"to\": 1}", newToken);
+                return probe.StatusCode;
+            }, status => status == HttpStatusCode.BadRequest, AgentScenario.Long, "the new token accepted (a malformed pause: 400, nothing recorded)");
+            using (var old = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"to\": 1}"))
+                Assert.Contains("not node n3's api.token", await ProblemAsync(old, HttpStatusCode.Forbidden), StringComparison.Ordinal);
+
+            // An invalid file on SIGHUP: logged, and the new token stays in force (the old one stays refused).
+            await File.WriteAllTextAsync(file, original.Replace(Agents.ApiToken, "short", StringComparison.Ordinal));
+            agent.Signal("HUP");
+            hangups++;
+            await agent.WaitForOutputAsync("n3.yaml: api.token is 5 characters long", AgentScenario.Long);
+            Assert.Contains("nothing was changed: node n3 keeps its last good configuration", agent.Output, StringComparison.Ordinal);
+            using (var still = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"to\": 1}", newToken))
+                Assert.Contains("unknown field 'to'", await ProblemAsync(still, HttpStatusCode.BadRequest), StringComparison.Ordinal);
+            using (var refused = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"to\": 1}", "short"))
+                await ProblemAsync(refused, HttpStatusCode.Forbidden);
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(file, original);
+            if (hangups > 0)
+            {
+                agent.Signal("HUP");
+                await Eventually.HoldsAsync(async () =>
+                {
+                    using var probe = await SendAsync(http, HttpMethod.Post, "/api/v1/cluster/pause", "{\"to\": 1}");
+                    return probe.StatusCode;
+                }, status => status == HttpStatusCode.BadRequest, AgentScenario.Long, "the cluster's token accepted again on n3");
+            }
+        }
+    }
+
     /// <summary>Waits until the cluster is quiet: a primary, every node healthy and attached, nothing paused or under way.</summary>
     private Task<ClusterState> SteadyAsync() => Agents.WaitForStateAsync(
         s => s.Primary is not null && !s.Paused && s.Switchover is null && s.Failover is null && s.RequestedFailover is null
@@ -298,6 +350,8 @@ public sealed class the_api_changes_a_running_cluster(ApiClusterFixture fixture,
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(body);
         Assert.Equal((int)status, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.Equal("about:blank", problem.RootElement.GetProperty("type").GetString()); // one shape for every problem (docs/api.md)
+        Assert.Equal(response.RequestMessage!.RequestUri!.AbsolutePath, problem.RootElement.GetProperty("instance").GetString());
         return problem.RootElement.GetProperty("detail").GetString()!;
     }
 

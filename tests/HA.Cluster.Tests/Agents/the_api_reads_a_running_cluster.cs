@@ -301,6 +301,7 @@ public sealed class the_api_reads_a_running_cluster(ITestOutputHelper output)
         using var document = JsonDocument.Parse(body);
         var problem = document.RootElement.Clone();
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.Equal(("about:blank", new Uri(url).AbsolutePath), (problem.GetProperty("type").GetString(), problem.GetProperty("instance").GetString()));
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
         return problem;

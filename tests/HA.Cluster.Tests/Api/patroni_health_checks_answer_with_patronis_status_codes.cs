@@ -11,11 +11,11 @@ namespace HA.Cluster.Tests.Api;
 /// The Patroni-compatible health endpoints (docs/api.md) over real HTTP on a running cluster: 200 or
 /// 503 on the primary, a replica and a stopped node for each path, with GET, HEAD and OPTIONS;
 /// <c>?lag=</c> in bytes and in time against a standby whose replay is paused; tags; and a lag that
-/// cannot be read is refused with 400.
+/// cannot be read is refused with 400. The bare root answers as <c>/primary</c> does, as Patroni's.
 /// </summary>
 public sealed class patroni_health_checks_answer_with_patronis_status_codes(ITestOutputHelper output)
 {
-    private static readonly string[] Paths = ["/primary", "/master", "/read-write", "/leader", "/replica", "/read-only", "/synchronous", "/asynchronous", "/health", "/liveness", "/readiness"];
+    private static readonly string[] Paths = ["/", "/primary", "/master", "/read-write", "/leader", "/replica", "/read-only", "/synchronous", "/asynchronous", "/health", "/liveness", "/readiness"];
 
     private static async Task<string> StatusesAsync(string url) =>
         string.Join(" ", await Task.WhenAll(Paths.Select(async p => $"{p}={await ApiClient.StatusAsync(url + p)}")));
@@ -40,8 +40,8 @@ public sealed class patroni_health_checks_answer_with_patronis_status_codes(ITes
         await AgentScenario.BootstrappedAsync(agents);
         var (n1, n2, n3) = (ApiClient.Url(agents, "n1"), ApiClient.Url(agents, "n2"), ApiClient.Url(agents, "n3"));
 
-        const string primary = "/primary=200 /master=200 /read-write=200 /leader=200 /replica=503 /read-only=200 /synchronous=503 /asynchronous=503 /health=200 /liveness=200 /readiness=200";
-        const string replica = "/primary=503 /master=503 /read-write=503 /leader=503 /replica=200 /read-only=200 /synchronous=503 /asynchronous=200 /health=200 /liveness=200 /readiness=200";
+        const string primary = "/=200 /primary=200 /master=200 /read-write=200 /leader=200 /replica=503 /read-only=200 /synchronous=503 /asynchronous=503 /health=200 /liveness=200 /readiness=200";
+        const string replica = "/=503 /primary=503 /master=503 /read-write=503 /leader=503 /replica=200 /read-only=200 /synchronous=503 /asynchronous=200 /health=200 /liveness=200 /readiness=200";
         await Eventually.HoldsAsync(() => StatusesAsync(n1), s => s == primary, AgentScenario.Long, "n1 to answer as the primary");
         await Eventually.HoldsAsync(() => StatusesAsync(n2), s => s == replica, AgentScenario.Long, "n2 to answer as a replica");
         output.WriteLine((await ApiClient.SendAsync(n1 + "/primary")).Body);
@@ -52,6 +52,13 @@ public sealed class patroni_health_checks_answer_with_patronis_status_codes(ITes
         Assert.Equal((System.Net.HttpStatusCode.ServiceUnavailable, ""), await ApiClient.SendAsync(n2 + "/primary", HttpMethod.Head));
         Assert.Equal((200, 503), (await ApiClient.StatusAsync(n1 + "/primary", HttpMethod.Options), await ApiClient.StatusAsync(n2 + "/primary", HttpMethod.Options)));
         Assert.Equal((System.Net.HttpStatusCode.OK, ""), await ApiClient.SendAsync(n2 + "/replica", HttpMethod.Head));
+        // The bare root, as Patroni's: /primary's status and its JSON document; HEAD the status alone.
+        Assert.Equal((System.Net.HttpStatusCode.OK, ""), await ApiClient.SendAsync(n1 + "/", HttpMethod.Head));
+        Assert.Equal((System.Net.HttpStatusCode.ServiceUnavailable, ""), await ApiClient.SendAsync(n2 + "/", HttpMethod.Head));
+        var root = await ApiClient.SendAsync(n2 + "/");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, root.Status);
+        using (var document = System.Text.Json.JsonDocument.Parse(root.Body))
+            Assert.Equal(("replica", "n2", "fails"), (document.RootElement.GetProperty("role").GetString(), document.RootElement.GetProperty("node").GetString(), document.RootElement.GetProperty("check").GetString()));
 
         // Tags, as Patroni's ?tag_key=value: every tag named must have the value asked.
         Assert.Equal(200, await ApiClient.StatusAsync(n2 + "/replica?nofailover=false&noloadbalance=false"));
@@ -91,7 +98,7 @@ public sealed class patroni_health_checks_answer_with_patronis_status_codes(ITes
         Assert.Equal(200, await ApiClient.StatusAsync(n3 + "/health"));
         await agents.Cluster.Cluster.Node("n3").StopAsync(StopMode.Fast, default);
         await agents.WaitForStateAsync(s => s.Nodes["n3"].Health == NodeHealth.Unhealthy, AgentScenario.Long, "the coordinator sees n3 stopped");
-        const string stopped = "/primary=503 /master=503 /read-write=503 /leader=503 /replica=503 /read-only=503 /synchronous=503 /asynchronous=503 /health=503 /liveness=200 /readiness=503";
+        const string stopped = "/=503 /primary=503 /master=503 /read-write=503 /leader=503 /replica=503 /read-only=503 /synchronous=503 /asynchronous=503 /health=503 /liveness=200 /readiness=503";
         await Eventually.HoldsAsync(() => StatusesAsync(n3), s => s == stopped, AgentScenario.Long, "n3 to answer as a stopped node");
         output.WriteLine((await ApiClient.SendAsync(n3 + "/health")).Body);
     }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using HA.Cluster.Tests.Agents;
 using HA.Core.Events;
@@ -10,7 +8,8 @@ namespace HA.Cluster.Tests.Api;
 
 /// <summary>
 /// api.tls_certificate / api.tls_key: the node's API answers HTTPS with that certificate — health
-/// checks, reads and token-guarded changes alike — and nothing in the clear on that port.
+/// checks, reads and token-guarded changes alike — and nothing in the clear on that port; the CLI trusts it
+/// with --cacert and refuses it, in one line, without.
 /// </summary>
 public sealed class the_api_serves_https_with_a_configured_certificate
 {
@@ -20,13 +19,8 @@ public sealed class the_api_serves_https_with_a_configured_certificate
         var directory = Directory.CreateTempSubdirectory("pgha-test-api-tls-");
         try
         {
-            using var key = RSA.Create(2048);
-            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-            var certPath = Path.Combine(directory.FullName, "api.crt");
-            var keyPath = Path.Combine(directory.FullName, "api.key");
-            await File.WriteAllTextAsync(certPath, certificate.ExportCertificatePem());
-            await File.WriteAllTextAsync(keyPath, key.ExportPkcs8PrivateKeyPem());
+            using var tls = TestCertificates.SelfSigned(directory.FullName, "api", "CN=127.0.0.1");
+            var (certificate, certPath, keyPath) = (tls.Certificate, tls.CertificatePath, tls.KeyPath);
 
             await using var agents = await AgentCluster.StartAsync(nodes: 1, startAgents: false);
             var config = await File.ReadAllTextAsync(agents.Configs["n1"]);
@@ -65,6 +59,21 @@ public sealed class the_api_serves_https_with_a_configured_certificate
             Assert.Contains(await agents.HistoryAsync(), e => e.Event is FailoverPaused { Reason: "tls test" });
             Assert.All(presented, thumbprint => Assert.Equal(certificate.Thumbprint, thumbprint));
             Assert.NotEmpty(presented);
+
+            // The CLI trusts it given --cacert; without it, it says the certificate is not trusted.
+            var trusted = await PghaProcess.RunAsync("status", "--url", https, "--cacert", certPath);
+            Assert.True(trusted.ExitCode == 0, trusted.Output + trusted.Error);
+            Assert.Matches(@"(?m)^primary\s+n1$", trusted.Output);
+            var untrusted = await PghaProcess.RunAsync("status", "--url", https);
+            Assert.NotEqual(0, untrusted.ExitCode);
+            Assert.Equal("", untrusted.Output);
+            Assert.Single(untrusted.Error.Trim().Split('\n'));
+            Assert.StartsWith($"pgha: the certificate of the pgha API at {https}/ is not trusted (", untrusted.Error, StringComparison.Ordinal);
+            Assert.EndsWith("give its CA or self-signed certificate with --cacert FILE or $PGHA_CACERT", untrusted.Error.Trim(), StringComparison.Ordinal);
+            var missing = await PghaProcess.RunAsync("status", "--url", https, "--cacert", Path.Combine(directory.FullName, "none.crt"));
+            Assert.Equal((2, $"pgha: --cacert {Path.Combine(directory.FullName, "none.crt")}: no such file; give the PEM certificate of the API's CA (or its self-signed certificate)"), (missing.ExitCode, missing.Error.Trim()));
+            var notACertificate = await PghaProcess.RunAsync("status", "--url", https, "--cacert", keyPath);
+            Assert.Equal((2, $"pgha: --cacert {keyPath}: no certificate in it (expected PEM: -----BEGIN CERTIFICATE-----)"), (notACertificate.ExitCode, notACertificate.Error.Trim()));
 
             // The same port in the clear: Kestrel expects a TLS handshake and gives no HTTP answer.
             using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
