@@ -20,7 +20,14 @@ public sealed class ApiServer : IAsyncDisposable
 
     public static async Task<ApiServer> StartAsync(ApiContext context, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // pgha.yaml is the only configuration. ASP.NET's defaults would read appsettings.json from the
+        // content root (the directory pgha was started in) and, to reload it, watch that directory and
+        // every one below it: started in /tmp or /, an agent scanned thousands of files a second.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(context.Config.ApiListen, listen =>
         {
