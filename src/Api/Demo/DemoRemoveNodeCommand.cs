@@ -37,7 +37,7 @@ public static class DemoRemoveNodeCommand
         string recorded;
         if (log.Nodes.ContainsKey(name))
         {
-            if (!cli.Has("--force") && MemberCommand.LastCandidateProblem(log, name) is { } last) throw new EventRejectedError(state.Cluster, nameof(NodeLeft), last);
+            if (!cli.Has("--force") && MembershipChange.LastCandidateProblem(log, name) is { } last) throw new EventRejectedError(state.Cluster, nameof(NodeLeft), last);
             var after = await witness.AppendCheckedAsync(state.Cluster,
                 new NodeLeft(name, "removed by pgha demo remove-node") { By = Initiator.User(Environment.UserName), CorrelationId = $"remove-{name}-{Guid.NewGuid():n}"[..24] }, cancellationToken);
             recorded = $"NodeLeft recorded at version {after.Version}";

@@ -53,14 +53,6 @@ public static class ApiProblems
             $"the node failed to serve the request ({error.GetType().Name}: {error.GetBaseException().Message}); whether it was recorded is in the cluster's history (pgha history)"),
     };
 
-    /// <summary>Writes a problem detail directly (for the event stream, which writes its own response).</summary>
-    public static Task WriteAsync(HttpContext http, int status, string title, string detail, string? parameter = null) =>
-        new ProblemResult(status, title, detail, parameter).ExecuteAsync(http);
-
-    /// <summary>The body as written for the request <paramref name="http"/> (its path is the instance).</summary>
-    public static Body BodyFor(HttpContext http, int status, string title, string detail, string? parameter = null) =>
-        new("about:blank", title, status, detail, http.Request.Path.Value, parameter);
-
     private sealed class ProblemResult(int status, string title, string detail, string? parameter) : IResult, IStatusCodeHttpResult
     {
         public int? StatusCode => status;
@@ -69,7 +61,7 @@ public static class ApiProblems
         {
             httpContext.Response.StatusCode = status;
             httpContext.Response.ContentType = ContentType;
-            await httpContext.Response.WriteAsync(JsonSerializer.Serialize(BodyFor(httpContext, status, title, detail, parameter), ReadJson.Options), httpContext.RequestAborted).ConfigureAwait(false);
+            await httpContext.Response.WriteAsync(JsonSerializer.Serialize(new Body("about:blank", title, status, detail, httpContext.Request.Path.Value, parameter), ReadJson.Options), httpContext.RequestAborted).ConfigureAwait(false);
         }
     }
 }

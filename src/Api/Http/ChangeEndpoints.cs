@@ -1,6 +1,7 @@
 using System.Globalization;
 using HA.Api.Config;
 using HA.Api.Operations;
+using HA.Api.Run;
 using HA.Core.Events;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -107,7 +108,7 @@ public static class ChangeEndpoints
             var spec = new NodeSpec(body.RequiredString("name"), body.RequiredString("host"), body.Integer("port", 1, 65535) ?? throw new RequestBodyError("'port' is required"),
                 body.Integer("failover_priority", int.MinValue, int.MaxValue) ?? 0, body.Boolean("nofailover"), body.Integer("gossip_port", 1, 65535) ?? MemberConfig.DefaultGossipPort);
             body.String("reason"); // accepted for the caller's records (type-checked); NodeJoined has no reason of its own
-            var (joined, state) = await MembershipChange.AddAsync(context.Witness, context.Config.Cluster, spec, by, c);
+            var (joined, state) = await ClusterMembership.RecordJoinAsync(context.Witness, context.Config.Cluster, spec, by, c);
             return Results.Ok(new { cluster = state.Cluster, version = state.Version, joined, member = spec.Name, message = MembershipChange.DescribeAdd(spec, joined, state) });
         }, c));
 

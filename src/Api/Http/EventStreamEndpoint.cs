@@ -66,13 +66,13 @@ public static class EventStreamEndpoint
         }
         catch (BadParameter e)
         {
-            await ApiProblems.WriteAsync(http, StatusCodes.Status400BadRequest, $"bad value for parameter '{e.Parameter}'", e.Message, e.Parameter);
+            await ApiProblems.BadParameter(e.Parameter, e.Message).ExecuteAsync(http);
             return;
         }
         catch (NpgsqlException e)
         {
-            await ApiProblems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "the witness store cannot be read",
-                $"{e.GetBaseException().Message}; check that the witness PostgreSQL runs, or ask another node");
+            await ApiProblems.Unavailable("the witness store cannot be read",
+                $"{e.GetBaseException().Message}; check that the witness PostgreSQL runs, or ask another node").ExecuteAsync(http);
             return;
         }
 

@@ -126,20 +126,4 @@ public static class MemberCommand
         ]));
         foreach (var line in table.Split('\n', StringSplitOptions.RemoveEmptyEntries)) output.WriteLine(line.TrimEnd());
     }
-
-    /// <summary>
-    /// Removing the last replica that could be promoted leaves the primary without a successor: refused
-    /// unless forced (an operator shrinking a cluster to one node means it). A node that cannot be
-    /// promoted anyway (nofailover) may always go; so may the primary's check be left to the log (refused there).
-    /// </summary>
-    public static string? LastCandidateProblem(ClusterState state, string node)
-    {
-        if (!state.Nodes.TryGetValue(node, out var leaving) || node == state.Primary || state.Primary is null || leaving.NoFailover) return null;
-        var others = state.Nodes.Values.Where(n => n.Name != node && n.Name != state.Primary).ToList();
-        if (others.Any(n => !n.NoFailover)) return null;
-        return $"{node} is the last replica that could take over from the primary {state.Primary}" +
-            (others.Count > 0 ? $" ({string.Join(", ", others.Select(n => n.Name))} {(others.Count == 1 ? "has" : "have")} nofailover)" : "") +
-            $": without it cluster {state.Cluster} has no automatic failover; add --force to remove it anyway";
-    }
-
 }

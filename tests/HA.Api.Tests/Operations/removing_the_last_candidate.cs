@@ -19,16 +19,16 @@ public sealed class removing_the_last_candidate
     {
         var state = Cluster(new NodeSpec("n1", "h", 1), new NodeSpec("n2", "h", 2), new NodeSpec("n3", "h", 3, NoFailover: true));
         Assert.Equal("n2 is the last replica that could take over from the primary n1 (n3 has nofailover): without it cluster shop has no automatic failover; add --force to remove it anyway",
-            MemberCommand.LastCandidateProblem(state, "n2"));
-        Assert.Null(MemberCommand.LastCandidateProblem(state, "n3"));
+            MembershipChange.LastCandidateProblem(state, "n2"));
+        Assert.Null(MembershipChange.LastCandidateProblem(state, "n3"));
     }
 
     [Fact]
     public void another_candidate_the_primary_and_an_unknown_node_are_left_to_the_log()
     {
         var state = Cluster(new NodeSpec("n1", "h", 1), new NodeSpec("n2", "h", 2), new NodeSpec("n3", "h", 3));
-        Assert.Null(MemberCommand.LastCandidateProblem(state, "n2"));
-        Assert.Null(MemberCommand.LastCandidateProblem(state, "n1"));
-        Assert.Null(MemberCommand.LastCandidateProblem(state, "n9"));
+        Assert.Null(MembershipChange.LastCandidateProblem(state, "n2"));
+        Assert.Null(MembershipChange.LastCandidateProblem(state, "n1"));
+        Assert.Null(MembershipChange.LastCandidateProblem(state, "n9"));
     }
 }
