@@ -6,13 +6,7 @@
 # transaction, from pgbench's per-transaction log). Prints the figures and the same-run ratios as
 # markdown for docs/benchmarks.md. Never asserts anything.
 #
-# Variant pgha-threadpool is pgha proxy with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 (socket
-# completions handed to the thread pool, as in pgha run): what running completions inline buys.
-# Variant pgha-1thread is pgha proxy with one socket event thread (DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1)
-# instead of one per core (.NET's default when completions run inline): both sockets of every session
-# on one thread.
-#
-# usage: bench/proxy/run.sh [--rounds N] [--seconds S] [--clients "16 1"] [--variants "direct pgha pgbouncer haproxy pgha-threadpool pgha-1thread"]
+# usage: bench/proxy/run.sh [--rounds N] [--seconds S] [--clients "16 1"] [--variants "direct pgha pgbouncer haproxy"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds=3; seconds=10; clients="16 1"; variants="direct pgha pgbouncer haproxy"
@@ -22,18 +16,13 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --variants) variants=$2; shift 2 ;;
-    *) echo "usage: bench/proxy/run.sh [--rounds N] [--seconds S] [--clients \"16 1\"] [--variants \"direct pgha pgbouncer haproxy pgha-threadpool pgha-1thread\"]" >&2; exit 2 ;;
+    *) echo "usage: bench/proxy/run.sh [--rounds N] [--seconds S] [--clients \"16 1\"] [--variants \"direct pgha pgbouncer haproxy\"]" >&2; exit 2 ;;
   esac
 done
 base=${PGHA_BENCH_PORT:-47200}
 
-# Further pgha variants: the same proxy run with one runtime setting changed, each on its own ports.
-declare -A variant_env=(
-  [pgha-threadpool]="DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0"   # completions on the thread pool, as in pgha run
-  [pgha-1thread]="DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1"           # one socket event thread instead of one per core
-)
 for v in $variants; do
-  case "$v" in direct|pgha|pgbouncer|haproxy) ;; *) [ -n "${variant_env[$v]:-}" ] || { echo "bench/proxy: unknown variant '$v' (direct pgha pgbouncer haproxy ${!variant_env[*]})" >&2; exit 2; } ;; esac
+  case "$v" in direct|pgha|pgbouncer|haproxy) ;; *) echo "bench/proxy: unknown variant '$v' (direct pgha pgbouncer haproxy)" >&2; exit 2 ;; esac
 done
 
 for tool in haproxy pgbouncer; do
@@ -68,16 +57,6 @@ pgha_port=$((base + 11))
 sed "s/^proxy: .*/proxy: { listen: 127.0.0.1, primary_port: $pgha_port, replica_port: $((base + 12)) }/" "$work/demo/n1.yaml" >"$work/proxy.yaml"
 "$root/pgha" proxy --config "$work/proxy.yaml" --log-level warning >"$work/pgha-proxy.log" 2>&1 &
 pids+=($!)
-declare -A variant_port variant_pid
-next_port=$((base + 15))
-for v in $variants; do
-  [ -n "${variant_env[$v]:-}" ] || continue
-  variant_port[$v]=$next_port
-  sed "s/^proxy: .*/proxy: { listen: 127.0.0.1, primary_port: $next_port, replica_port: $((next_port + 1)) }/" "$work/demo/n1.yaml" >"$work/proxy-$v.yaml"
-  env ${variant_env[$v]} "$root/pgha" proxy --config "$work/proxy-$v.yaml" --log-level warning >"$work/pgha-proxy-$v.log" 2>&1 &
-  pids+=($!); variant_pid[$v]=$!
-  next_port=$((next_port + 2))
-done
 
 haproxy_port=$((base + 13))
 cat >"$work/haproxy.cfg" <<EOF
@@ -117,8 +96,8 @@ chown -R postgres "$work/pgbouncer"
 runuser -u postgres -- pgbouncer "$work/pgbouncer/pgbouncer.ini" >"$work/pgbouncer/stdout.log" 2>&1 &
 pids+=($!)
 
-pid_of() { case "$1" in pgha) echo "${pids[1]}" ;; pgha-*) echo "${variant_pid[$1]}" ;; haproxy) pgrep -f "haproxy -db -f $work/haproxy.cfg" | head -1 ;; pgbouncer) cat "$work/pgbouncer/pgbouncer.pid" ;; esac; }
-port_of() { case "$1" in direct) echo "$pg_port" ;; pgha) echo "$pgha_port" ;; pgha-*) echo "${variant_port[$1]}" ;; pgbouncer) echo "$pgbouncer_port" ;; haproxy) echo "$haproxy_port" ;; esac; }
+pid_of() { case "$1" in pgha) echo "${pids[1]}" ;; haproxy) pgrep -f "haproxy -db -f $work/haproxy.cfg" | head -1 ;; pgbouncer) cat "$work/pgbouncer/pgbouncer.pid" ;; esac; }
+port_of() { case "$1" in direct) echo "$pg_port" ;; pgha) echo "$pgha_port" ;; pgbouncer) echo "$pgbouncer_port" ;; haproxy) echo "$haproxy_port" ;; esac; }
 for v in $variants; do
   for _ in $(seq 1 100); do "$bin/psql" -h 127.0.0.1 -p "$(port_of "$v")" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
   "$bin/psql" -h 127.0.0.1 -p "$(port_of "$v")" -U postgres -d postgres -Atqc 'select 1' >/dev/null || { echo "bench/proxy: $v on port $(port_of "$v") does not answer" >&2; exit 1; }

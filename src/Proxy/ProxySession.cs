@@ -1,10 +1,11 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using HA.Core.State;
+using HA.Proxy.Io;
 using HA.Proxy.Protocol;
 using HA.Proxy.Routing;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,8 @@ namespace HA.Proxy;
 /// <summary>
 /// One client in session mode: its first packet is read under strict bounds, a server is chosen from
 /// the routing table of that moment, and bytes are relayed both ways until either side closes or the
-/// proxy closes the session (its server stopped being what the port promises).
+/// proxy closes the session (its server stopped being what the port promises). Without TLS the relay
+/// runs on the session's event loop (<see cref="PlainRelay"/>); with TLS it is two tasks over streams.
 /// </summary>
 internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer server)
 {
@@ -23,11 +25,15 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
 
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true);
 
+    private readonly EventLoop _loop = EventLoop.Next();
     private readonly CancellationTokenSource _closing = new();
+    private LoopStream? _clientSocket;
     private Stream _clientStream = Stream.Null;
     private PipeReader _clientReader = null!;
-    private Socket? _backend;
+    private LoopStream? _backend;
+    private PlainRelay? _relay;
     private string? _closedBecause;
+    private (int, int)? _issued;
 
     public ProxyPort Port => port;
 
@@ -40,17 +46,23 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         if (Interlocked.CompareExchange(ref _closedBecause, reason, null) is not null) return;
         server.Logger.LogInformation("proxy: closing a {Port}-port session to {Node}: {Reason}", port, Backend?.Node, reason);
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        Drop(client);
-        if (_backend is { } backend) Drop(backend);
+        if (Volatile.Read(ref _relay) is { } relay)
+        {
+            relay.Close(reason);
+            return;
+        }
+        _clientSocket?.Dispose();
+        _backend?.Dispose();
     }
 
     public async Task RunAsync(CancellationToken stopping)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closing.Token);
         var token = linked.Token;
-        var network = new NetworkStream(client, ownsSocket: true);
-        _clientStream = network;
-        _clientReader = PipeReader.Create(network, ReaderOptions);
+        var clientSocket = new LoopStream(client, _loop);
+        _clientSocket = clientSocket;
+        _clientStream = clientSocket;
+        _clientReader = PipeReader.Create(clientSocket, ReaderOptions);
         try
         {
             var opening = await ReadOpeningAsync(token).ConfigureAwait(false);
@@ -85,7 +97,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
                     return;
                 }
                 if (_closedBecause is not null) return;
-                await RelayAsync(opening, _clientReader, _clientStream, backend, endpoint, token).ConfigureAwait(false);
+                await RelayAsync(opening, backend, endpoint, token).ConfigureAwait(false);
             }
             finally
             {
@@ -104,11 +116,11 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         }
         finally
         {
+            if (_issued is { } key) server.CancelKeys.Forget(key);
             await _clientReader.CompleteAsync().ConfigureAwait(false);
             await _clientStream.DisposeAsync().ConfigureAwait(false);
-            await network.DisposeAsync().ConfigureAwait(false);
-            if (_backend is { } backend) Drop(backend);
-            Drop(client);
+            await clientSocket.DisposeAsync().ConfigureAwait(false);
+            if (_backend is { } backend) await backend.DisposeAsync().ConfigureAwait(false);
             _closing.Dispose();
         }
     }
@@ -186,118 +198,94 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         _clientReader = PipeReader.Create(tls, ReaderOptions);
     }
 
-    private async Task<Socket?> ConnectAsync(RouteEndpoint endpoint, CancellationToken token)
+    private async Task<LoopStream?> ConnectAsync(RouteEndpoint endpoint, CancellationToken token)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
         deadline.CancelAfter(server.Options.ConnectTimeout);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await socket.ConnectAsync(endpoint.Host, endpoint.Port, deadline.Token).ConfigureAwait(false);
-            return socket;
+            var addresses = IPAddress.TryParse(endpoint.Host, out var address) ? [address] : await Dns.GetHostAddressesAsync(endpoint.Host, deadline.Token).ConfigureAwait(false);
+            SocketException? refused = null;
+            foreach (var candidate in addresses)
+            {
+                try { return await LoopStream.ConnectAsync(new IPEndPoint(candidate, endpoint.Port), _loop, deadline.Token).ConfigureAwait(false); }
+                catch (SocketException e) { refused = e; }
+            }
+            throw refused ?? new SocketException((int)SocketError.HostNotFound);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException && !token.IsCancellationRequested)
         {
             server.Counters.Error();
             server.Logger.LogWarning("proxy: cannot reach {Node} at {Host}:{Port}: {Error}", endpoint.Node, endpoint.Host, endpoint.Port, e is OperationCanceledException ? "timed out" : e.Message);
-            socket.Dispose();
             return null;
         }
     }
 
-    private async Task RelayAsync(ClientOpening startup, PipeReader clientReader, Stream clientStream, Socket backend, RouteEndpoint endpoint, CancellationToken token)
+    private async Task RelayAsync(ClientOpening startup, LoopStream backend, RouteEndpoint endpoint, CancellationToken token)
     {
-        await using var backendStream = new NetworkStream(backend, ownsSocket: false);
-        var backendReader = PipeReader.Create(backendStream, new StreamPipeReaderOptions(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true));
-        // Without TLS toward the client both ends are plain sockets: once framing is over, bytes go
-        // socket to socket with no stream or pipe in between (the hot path: one receive, one send).
-        var plain = clientStream is NetworkStream;
-        (int, int)? issued = null;
+        var greeting = new ServerGreeting(endpoint.Node, (processId, secretKey) =>
+        {
+            var key = server.CancelKeys.Issue(new CancelTarget(endpoint, processId, secretKey));
+            _issued = key;
+            return key;
+        });
+        if (_clientStream is LoopStream clientSocket)
+        {
+            // No TLS: from here on bytes go socket to socket on the loop. What the client sent after
+            // its startup packet (it may not wait for the answer) follows the packet.
+            var toServer = startup.Packet.ToArray();
+            if (_clientReader.TryRead(out var held))
+            {
+                toServer = [.. toServer, .. held.Buffer.ToArray()];
+                _clientReader.AdvanceTo(held.Buffer.End);
+            }
+            var clientEnd = clientSocket.Detach();
+            Socket serverEnd;
+            try { serverEnd = backend.Detach(); }
+            catch
+            {
+                clientEnd.Dispose();
+                throw;
+            }
+            var relay = new PlainRelay(_loop, clientEnd, serverEnd, greeting, server.Counters);
+            Interlocked.Exchange(ref _relay, relay);
+            if (_closedBecause is { } reason) relay.Close(reason);
+            relay.Start(toServer);
+            await relay.Ended.ConfigureAwait(false);
+            return;
+        }
+        await backend.WriteAsync(startup.Packet, token).ConfigureAwait(false);
+        var up = CopyAsync(_clientReader, backend, server.Counters.FromClient, token);
+        var down = ServerToClientAsync(backend, _clientStream, greeting, token);
+        var first = await Task.WhenAny(up, down).ConfigureAwait(false);
+        // Either side closing ends the session: the other direction's wait is ended by closing both sockets.
+        await backend.DisposeAsync().ConfigureAwait(false);
+        _clientSocket?.Dispose();
+        await Task.WhenAll(Quiet(up), Quiet(down)).ConfigureAwait(false);
+        await first.ConfigureAwait(false);
+    }
+
+    /// <summary>Server to client with TLS toward the client: the greeting swaps the key, then bytes pass as they come.</summary>
+    private async Task ServerToClientAsync(LoopStream from, Stream toClient, ServerGreeting greeting, CancellationToken token)
+    {
+        var received = ArrayPool<byte>.Shared.Rent(ReadSize);
+        var rewritten = ArrayPool<byte>.Shared.Rent(ReadSize + ServerGreeting.MaxGrowth);
         try
         {
-            await backend.SendAsync(startup.Packet, SocketFlags.None, token).ConfigureAwait(false);
-            var up = plain
-                ? DrainThenRelayAsync(clientReader, client, backend, server.Counters.FromClient)
-                : CopyAsync(clientReader, backendStream, server.Counters.FromClient, token);
-            var down = ServerToClientAsync(backendReader, backend, clientStream, plain, endpoint, key => issued = key, token);
-            var first = await Task.WhenAny(up, down).ConfigureAwait(false);
-            // Either side closing ends the session: the other direction's read is ended by dropping both sockets.
-            Drop(backend);
-            Drop(client);
-            await Task.WhenAll(Quiet(up), Quiet(down)).ConfigureAwait(false);
-            await first.ConfigureAwait(false);
+            while (true)
+            {
+                var count = await from.ReadAsync(received.AsMemory(0, ReadSize), token).ConfigureAwait(false);
+                if (count == 0) return;
+                var bytes = greeting.Ready ? received.AsMemory(0, count) : rewritten.AsMemory(0, greeting.Rewrite(received.AsSpan(0, count), rewritten));
+                await toClient.WriteAsync(bytes, token).ConfigureAwait(false);
+                server.Counters.ToClient(bytes.Length);
+            }
         }
         finally
         {
-            if (issued is { } key) server.CancelKeys.Forget(key);
-            await backendReader.CompleteAsync().ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(received);
+            ArrayPool<byte>.Shared.Return(rewritten);
         }
-    }
-
-    /// <summary>
-    /// Server to client: messages are framed until the first ReadyForQuery so the server's
-    /// BackendKeyData can be replaced by the proxy's own; after that, bytes are copied as they come.
-    /// </summary>
-    private async Task ServerToClientAsync(PipeReader reader, Socket backend, Stream toClient, bool plain, RouteEndpoint endpoint, Action<(int, int)> issued, CancellationToken token)
-    {
-        long passing = 0; // bytes of the current message still to pass through unchanged
-        var readyAfterPassing = false;
-        var ready = false;
-        while (!ready)
-        {
-            var result = await reader.ReadAsync(token).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            while (true)
-            {
-                if (passing > 0)
-                {
-                    var take = Math.Min(passing, buffer.Length);
-                    if (take == 0) break;
-                    await WriteAsync(toClient, buffer.Slice(0, take), token).ConfigureAwait(false);
-                    buffer = buffer.Slice(take);
-                    passing -= take;
-                    if (passing == 0 && readyAfterPassing) { ready = true; break; }
-                    continue;
-                }
-                if (buffer.Length < 5) break;
-                var (type, length) = Header(buffer);
-                if (length < 4) throw new IOException($"server {endpoint.Node} sent a message '{(char)type}' with length {length}");
-                if (type == ProtocolCodes.BackendKeyData)
-                {
-                    if (length != 12) throw new IOException($"server {endpoint.Node} sent a BackendKeyData of length {length} (protocol 3.0 has 12)");
-                    if (buffer.Length < 13) break;
-                    var (processId, secretKey) = KeyData(buffer);
-                    var target = new CancelTarget(endpoint, processId, secretKey);
-                    var key = server.CancelKeys.Issue(target);
-                    issued(key);
-                    var ours = BackendMessages.KeyData(key.ProcessId, key.SecretKey);
-                    await toClient.WriteAsync(ours, token).ConfigureAwait(false);
-                    server.Counters.ToClient(ours.Length);
-                    buffer = buffer.Slice(13);
-                    continue;
-                }
-                passing = length + 1L;
-                readyAfterPassing = type == ProtocolCodes.ReadyForQuery;
-            }
-            reader.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted && !ready) return;
-        }
-        if (plain) await DrainThenRelayAsync(reader, backend, client, server.Counters.ToClient).ConfigureAwait(false);
-        else await CopyAsync(reader, toClient, server.Counters.ToClient, token).ConfigureAwait(false);
-    }
-
-    private static (byte Type, int Length) Header(ReadOnlySequence<byte> buffer)
-    {
-        Span<byte> header = stackalloc byte[5];
-        buffer.Slice(0, 5).CopyTo(header);
-        return (header[0], BinaryPrimitives.ReadInt32BigEndian(header[1..]));
-    }
-
-    private static (int ProcessId, int SecretKey) KeyData(ReadOnlySequence<byte> buffer)
-    {
-        Span<byte> message = stackalloc byte[13];
-        buffer.Slice(0, 13).CopyTo(message);
-        return (BinaryPrimitives.ReadInt32BigEndian(message[5..]), BinaryPrimitives.ReadInt32BigEndian(message[9..]));
     }
 
     private static async Task CopyAsync(PipeReader reader, Stream to, Action<long> count, CancellationToken token)
@@ -313,44 +301,6 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
         }
     }
 
-    /// <summary>
-    /// What <paramref name="reader"/> still holds goes first, then bytes are relayed socket to socket
-    /// through one pooled buffer until <paramref name="from"/> closes. No cancellation token: the
-    /// session ends these reads by dropping both sockets, and a token would cost a registration per
-    /// pending receive.
-    /// </summary>
-    private static async Task DrainThenRelayAsync(PipeReader reader, Socket from, Socket to, Action<long> count)
-    {
-        if (reader.TryRead(out var held))
-        {
-            foreach (var segment in held.Buffer) await to.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
-            count(held.Buffer.Length);
-            reader.AdvanceTo(held.Buffer.End);
-            if (held.IsCompleted) return;
-        }
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
-        try
-        {
-            while (true)
-            {
-                var received = await from.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
-                if (received == 0) return;
-                await to.SendAsync(buffer.AsMemory(0, received), SocketFlags.None).ConfigureAwait(false);
-                count(received);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task WriteAsync(Stream to, ReadOnlySequence<byte> bytes, CancellationToken token)
-    {
-        foreach (var segment in bytes) await to.WriteAsync(segment, token).ConfigureAwait(false);
-        server.Counters.ToClient(bytes.Length);
-    }
-
     /// <summary>A cancel carrying a key this proxy issued goes to that client's server with the server's own key; any other is dropped, as PostgreSQL does.</summary>
     private async Task ForwardCancelAsync(ClientOpening cancel, CancellationToken token)
     {
@@ -359,14 +309,14 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             server.Logger.LogInformation("proxy: a CancelRequest with a key this proxy did not issue was dropped");
             return;
         }
-        using var backend = await ConnectAsync(target.Server, token).ConfigureAwait(false);
+        await using var backend = await ConnectAsync(target.Server, token).ConfigureAwait(false);
         if (backend is null) return;
-        await backend.SendAsync(BackendMessages.Cancel(target.ProcessId, target.SecretKey), SocketFlags.None, token).ConfigureAwait(false);
+        await backend.WriteAsync(BackendMessages.Cancel(target.ProcessId, target.SecretKey), token).ConfigureAwait(false);
         server.Counters.CancelForwarded();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
         deadline.CancelAfter(server.Options.ConnectTimeout);
         // The server closes the connection once it has taken the request; wait for that, bounded.
-        try { await backend.ReceiveAsync(new byte[1], SocketFlags.None, deadline.Token).ConfigureAwait(false); }
+        try { await backend.ReadAsync(new byte[1], deadline.Token).ConfigureAwait(false); }
         catch (OperationCanceledException) when (!token.IsCancellationRequested) { }
     }
 
@@ -389,11 +339,5 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
     {
         try { await task.ConfigureAwait(false); }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException) { }
-    }
-
-    private static void Drop(Socket socket)
-    {
-        try { socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-        socket.Dispose();
     }
 }

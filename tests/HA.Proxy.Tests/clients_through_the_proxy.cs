@@ -48,6 +48,36 @@ public class clients_through_the_proxy(ProxyFixture fixture)
     }
 
     [Fact]
+    public async Task twenty_megabytes_each_way_arrive_whole_while_the_client_pauses_its_reads()
+    {
+        await using var connection = await fixture.OpenAsync();
+        static string Row(int i) => $"{i}\t{new string((char)('A' + i % 26), 1000)}";
+        // Out: the server writes far more than the socket buffers hold while the client stops reading
+        // now and then, so the proxy has to wait for room on the client's side and lose nothing.
+        using (var text = await connection.BeginTextExportAsync("COPY (SELECT i, repeat(chr(65 + i % 26), 1000) FROM generate_series(1, 20000) i) TO STDOUT"))
+        {
+            var lines = 0;
+            while (await text.ReadLineAsync() is { } line)
+            {
+                lines++;
+                Assert.Equal(Row(lines), line);
+                if (lines % 4000 == 0) await Task.Delay(300);
+            }
+            Assert.Equal(20000, lines);
+        }
+        // In: as much the other way, checked by the server.
+        await using (var create = new NpgsqlCommand("CREATE TEMP TABLE big (i int, s text)", connection)) await create.ExecuteNonQueryAsync();
+        await using (var writer = await connection.BeginTextImportAsync("COPY big FROM STDIN"))
+        {
+            for (var i = 1; i <= 20000; i++) await writer.WriteLineAsync(Row(i));
+        }
+        await using var check = new NpgsqlCommand("SELECT count(*), sum(length(s)), bool_and(s = repeat(chr(65 + i % 26), 1000)) FROM big", connection);
+        await using var reader = await check.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal((20000L, 20_000_000L, true), (reader.GetInt64(0), reader.GetInt64(1), reader.GetBoolean(2)));
+    }
+
+    [Fact]
     public async Task listen_and_notify_reach_a_listener_through_the_proxy()
     {
         await using var listener = await fixture.OpenAsync();
