@@ -213,7 +213,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             }
             throw refused ?? new SocketException((int)SocketError.HostNotFound);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !token.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException && !token.IsCancellationRequested)
         {
             server.Counters.Error();
             server.Logger.LogWarning("proxy: cannot reach {Node} at {Host}:{Port}: {Error}", endpoint.Node, endpoint.Host, endpoint.Port, e is OperationCanceledException ? "timed out" : e.Message);
@@ -251,7 +251,9 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             Interlocked.Exchange(ref _relay, relay);
             if (_closedBecause is { } reason) relay.Close(reason);
             relay.Start(toServer);
-            await relay.Ended.ConfigureAwait(false);
+            var ended = await relay.Ended.ConfigureAwait(false);
+            if (relay.Failure is { } failure) server.Logger.LogWarning(failure, "proxy: a {Port}-port session to {Node} failed", port, endpoint.Node);
+            else server.Logger.LogDebug("proxy: a {Port}-port session to {Node} ended: {Reason}", port, endpoint.Node, ended);
             return;
         }
         await backend.WriteAsync(startup.Packet, token).ConfigureAwait(false);

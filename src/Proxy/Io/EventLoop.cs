@@ -93,17 +93,8 @@ internal sealed unsafe class EventLoop
 
     private int Control(Socket socket, int op, uint events, long registration)
     {
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return Native.Control(_epoll, op, (int)handle.DangerousGetHandle(), events, registration);
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
+        using var descriptor = new Descriptor(socket);
+        return Native.Control(_epoll, op, descriptor.Fd, events, registration);
     }
 
     private void Run()
@@ -132,7 +123,9 @@ internal sealed unsafe class EventLoop
     private void RunPosted()
     {
         Native.Drain(_wake);
-        Volatile.Write(ref _wakeSent, 0);
+        // A full fence: the queue must be read after the flag is seen cleared, or a Post in between
+        // would neither signal (flag still set) nor be seen (queue read early) until the next one.
+        Interlocked.Exchange(ref _wakeSent, 0);
         while (_posted.TryDequeue(out var action))
         {
             try { action(); }

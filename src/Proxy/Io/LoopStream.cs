@@ -59,7 +59,8 @@ internal sealed class LoopStream : Stream, IReadiness
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var received = Native.Receive(Socket, buffer.Span);
+            int received;
+            using (var descriptor = new Descriptor(Socket)) received = Native.Receive(descriptor.Fd, buffer.Span);
             if (received >= 0) return received;
             await WaitAsync(Native.EpollIn, cancellationToken).ConfigureAwait(false);
         }
@@ -70,7 +71,8 @@ internal sealed class LoopStream : Stream, IReadiness
         while (!buffer.IsEmpty)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var sent = Native.SendSome(Socket, buffer.Span);
+            int sent;
+            using (var descriptor = new Descriptor(Socket)) sent = Native.SendSome(descriptor.Fd, buffer.Span);
             if (sent > 0) buffer = buffer[sent..];
             else await WaitAsync(Native.EpollOut, cancellationToken).ConfigureAwait(false);
         }
@@ -121,7 +123,14 @@ internal sealed class LoopStream : Stream, IReadiness
                 if (_writing is not null) throw new InvalidOperationException("two writes at once on one proxy socket");
                 _writing = waiter;
             }
-            Arm(socket);
+            try { Arm(socket); }
+            catch
+            {
+                // epoll_ctl refused (out of memory or watches): no wait is left behind.
+                if (_reading == waiter) _reading = null;
+                if (_writing == waiter) _writing = null;
+                throw;
+            }
         }
         await using var cancelling = token.Register(() =>
         {

@@ -108,39 +108,31 @@ internal static unsafe partial class Native
         }
     }
 
-    /// <summary><see cref="Receive(int, Span{byte})"/> on a socket that another thread may close meanwhile (the descriptor stays ours until the call returns).</summary>
-    public static int Receive(System.Net.Sockets.Socket socket, Span<byte> buffer)
-    {
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return Receive((int)handle.DangerousGetHandle(), buffer);
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
-
-    /// <summary><see cref="SendSome(int, ReadOnlySpan{byte})"/>, safe against a concurrent close like <see cref="Receive(System.Net.Sockets.Socket, Span{byte})"/>.</summary>
-    public static int SendSome(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> buffer)
-    {
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return SendSome((int)handle.DangerousGetHandle(), buffer);
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
-
     public static IOException Failure(string call, int errno) => new($"{call}: {Marshal.GetPInvokeErrorMessage(errno)}");
 
     private static int Check(int result, string call) => result >= 0 ? result : throw Failure(call, Marshal.GetLastPInvokeError());
+}
+
+/// <summary>
+/// A socket's descriptor held for one call: the socket may be closed by another thread meanwhile, and
+/// the descriptor stays this socket's (not reused by a new one) until the holder is disposed.
+/// </summary>
+internal ref struct Descriptor
+{
+    private readonly System.Runtime.InteropServices.SafeHandle _handle;
+    private readonly bool _added;
+
+    public Descriptor(System.Net.Sockets.Socket socket)
+    {
+        _handle = socket.SafeHandle;
+        _handle.DangerousAddRef(ref _added);
+        Fd = (int)_handle.DangerousGetHandle();
+    }
+
+    public int Fd { get; }
+
+    public readonly void Dispose()
+    {
+        if (_added) _handle.DangerousRelease();
+    }
 }
