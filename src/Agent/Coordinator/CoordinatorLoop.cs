@@ -383,7 +383,10 @@ public sealed class CoordinatorLoop(
                 continue;
             }
             if (view.Role != NodeRole.Replica || beat is not { PostgresRunning: true, InRecovery: true }) continue;
-            if (beat.Upstream == primary.Name)
+            // Connected to the primary but still on an older timeline: a replica that replayed past the
+            // point where the primary's timeline forked connects again and again (it is served the old
+            // timeline up to the fork) and never follows; only a rewind brings it back.
+            if (Follows(beat, primary.Name, primaryBeat))
             {
                 _strayUpstreamSince.Remove(view.Name);
                 _attempts.Remove($"{view.Name}/{DirectiveKind.Repoint}");
@@ -398,7 +401,9 @@ public sealed class CoordinatorLoop(
             var kind = attempt > 2 ? DirectiveKind.Rewind : DirectiveKind.Repoint;
             _lastIssued[view.Name] = now;
             events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
-            why.Add($"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
+            why.Add(beat.Upstream == primary.Name
+                ? $"{view.Name} connects to {primary.Name} but stays on timeline {beat.Timeline} ({primary.Name} is on {primaryBeat.Timeline}): {kind.ToString().ToUpperInvariant()} (attempt {attempt})"
+                : $"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");
         }
         // Replication as the heartbeats show it, logged only when it changes (the routing table reads it).
         var primaryAt = Lsn.TryParse(primaryBeat.CurrentLsn, out var at) ? at : (Lsn?)null;
@@ -406,7 +411,7 @@ public sealed class CoordinatorLoop(
             .Where(n => n.Name != primary.Name && n.Role == NodeRole.Replica && !n.Detached)
             .Select(n => (View: n, Beat: Fresh(seen, n.Name, now)))
             .Where(o => o.Beat is not null)
-            .Select(o => new ReplicaObservation(o.View.Name, o.Beat is { PostgresRunning: true, InRecovery: true } && o.Beat.Upstream == primary.Name,
+            .Select(o => new ReplicaObservation(o.View.Name, Follows(o.Beat!, primary.Name, primaryBeat),
                 primaryAt is { } p && Lsn.TryParse(o.Beat!.ReplayedLsn, out var replayed) ? Lsn.BytesBehind(p, replayed) : null, o.Beat!.Upstream));
         foreach (var change in ReplicationReports.Changes(state, observations, settings.MaxReplicaLag, by))
         {
@@ -424,11 +429,11 @@ public sealed class CoordinatorLoop(
     private Decision? Synchronous(ClusterState state, IReadOnlyDictionary<string, ReceivedHeartbeat> seen, DateTimeOffset now, CoordinatorContext context)
     {
         var primary = state.Primary!;
-        if (Fresh(seen, primary, now) is not { PostgresRunning: true, InRecovery: false }) return null;
+        if (Fresh(seen, primary, now) is not { PostgresRunning: true, InRecovery: false } primaryBeat) return null;
         var reports = state.Nodes.Keys.Where(n => n != primary).ToDictionary(n => n, n =>
         {
             var beat = Fresh(seen, n, now);
-            var streaming = beat is { PostgresRunning: true, InRecovery: true } && beat.Upstream == primary;
+            var streaming = beat is not null && Follows(beat, primary, primaryBeat);
             // A dying primary cuts its standbys' streams before its own heartbeat says it is down: a standby
             // that streamed from this primary counts as gone only after failure_timeout, or the failover
             // would find nobody recorded. Only what it flushed while streaming from this primary counts.
@@ -449,6 +454,10 @@ public sealed class CoordinatorLoop(
         _synchronousIssuedAt = now;
         return decision;
     }
+
+    /// <summary>A standby streaming from <paramref name="primary"/> on its timeline (connected but on an older one, it cannot follow: see Housekeeping).</summary>
+    private static bool Follows(Heartbeat beat, string primary, Heartbeat primaryBeat) =>
+        beat is { PostgresRunning: true, InRecovery: true } && beat.Upstream == primary && !(beat.Timeline < primaryBeat.Timeline);
 
     private Heartbeat? Fresh(IReadOnlyDictionary<string, ReceivedHeartbeat> seen, string name, DateTimeOffset now) =>
         seen.TryGetValue(name, out var received) && now - received.ReceivedAt <= settings.HeartbeatFreshness ? received.Heartbeat : null;
