@@ -20,7 +20,7 @@ namespace HA.Proxy;
 /// </summary>
 internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer server)
 {
-    /// <summary>Pipe reads ask for this much; the relay consumes all it reads, so a session holds about this much per direction.</summary>
+    /// <summary>Reads while a session is set up and in TLS sessions ask for this much (a plain relay reads into its loop's buffer).</summary>
     private const int ReadSize = 16 * 1024;
 
     private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: ReadSize, minimumReadSize: 1024, leaveOpen: true);
@@ -278,7 +278,7 @@ internal sealed class ProxySession(Socket client, ProxyPort port, ProxyServer se
             {
                 var count = await from.ReadAsync(received.AsMemory(0, ReadSize), token).ConfigureAwait(false);
                 if (count == 0) return;
-                var bytes = greeting.Ready ? received.AsMemory(0, count) : rewritten.AsMemory(0, greeting.Rewrite(received.AsSpan(0, count), rewritten));
+                var bytes = greeting.Forward(received.AsMemory(0, count), rewritten);
                 await toClient.WriteAsync(bytes, token).ConfigureAwait(false);
                 server.Counters.ToClient(bytes.Length);
             }

@@ -37,8 +37,7 @@ internal sealed unsafe class EventLoop
     {
         _epoll = Native.CreateEpoll();
         _wake = Native.CreateEventFd();
-        var error = Native.Control(_epoll, Native.EpollCtlAdd, _wake, Native.EpollIn, 0);
-        if (error != 0) throw Native.Failure("epoll_ctl", error);
+        Native.Control(_epoll, Native.EpollCtlAdd, _wake, Native.EpollIn, 0);
         _thread = new Thread(Run) { IsBackground = true, Name = $"pgha proxy loop {index}" };
         _thread.Start();
     }
@@ -68,33 +67,30 @@ internal sealed unsafe class EventLoop
     {
         var registration = Interlocked.Increment(ref _lastRegistration);
         _registered[registration] = handler;
-        var error = Control(socket, Native.EpollCtlAdd, events, registration);
-        if (error != 0)
+        try { Control(socket, Native.EpollCtlAdd, events, registration); }
+        catch
         {
             _registered.TryRemove(registration, out _);
-            throw Native.Failure("epoll_ctl", error);
+            throw;
         }
         return registration;
     }
 
-    public void Modify(Socket socket, long registration, uint events)
-    {
-        var error = Control(socket, Native.EpollCtlMod, events, registration);
-        if (error != 0) throw Native.Failure("epoll_ctl", error);
-    }
+    public void Modify(Socket socket, long registration, uint events) => Control(socket, Native.EpollCtlMod, events, registration);
 
     /// <summary>Stops watching; an event already collected for this registration is dropped.</summary>
     public void Remove(Socket socket, long registration)
     {
         _registered.TryRemove(registration, out _);
+        // Closing the socket removed it already; a descriptor epoll no longer holds has nothing to remove.
         try { Control(socket, Native.EpollCtlDel, 0, 0); }
-        catch (ObjectDisposedException) { } // closing the socket removed it already
+        catch (Exception e) when (e is ObjectDisposedException or IOException) { }
     }
 
-    private int Control(Socket socket, int op, uint events, long registration)
+    private void Control(Socket socket, int op, uint events, long registration)
     {
         using var descriptor = new Descriptor(socket);
-        return Native.Control(_epoll, op, descriptor.Fd, events, registration);
+        Native.Control(_epoll, op, descriptor.Fd, events, registration);
     }
 
     private void Run()

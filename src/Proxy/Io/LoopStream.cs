@@ -98,8 +98,7 @@ internal sealed class LoopStream : Stream, IReadiness
         {
             var socket = Socket;
             if (_reading is not null || _writing is not null) throw new InvalidOperationException("a socket is handed over while a wait on it is pending");
-            if (_registration != 0) Loop.Remove(socket, _registration);
-            _registration = 0;
+            Unwatch(socket);
             _socket = null;
             return socket;
         }
@@ -127,21 +126,30 @@ internal sealed class LoopStream : Stream, IReadiness
             catch
             {
                 // epoll_ctl refused (out of memory or watches): no wait is left behind.
-                if (_reading == waiter) _reading = null;
-                if (_writing == waiter) _writing = null;
+                Forget(waiter);
                 throw;
             }
         }
         await using var cancelling = token.Register(() =>
         {
-            lock (_gate)
-            {
-                if (_reading == waiter) _reading = null;
-                if (_writing == waiter) _writing = null;
-            }
+            lock (_gate) Forget(waiter);
             waiter.TrySetCanceled(token);
         });
         await waiter.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Drops <paramref name="waiter"/> if it is still pending (called holding the gate).</summary>
+    private void Forget(TaskCompletionSource waiter)
+    {
+        if (_reading == waiter) _reading = null;
+        if (_writing == waiter) _writing = null;
+    }
+
+    /// <summary>Stops watching the socket, if it was (called holding the gate).</summary>
+    private void Unwatch(Socket socket)
+    {
+        if (_registration != 0) Loop.Remove(socket, _registration);
+        _registration = 0;
     }
 
     /// <summary>Asks for one event covering every pending wait (called holding the gate).</summary>
@@ -186,17 +194,12 @@ internal sealed class LoopStream : Stream, IReadiness
             _socket = null;
             (read, _reading) = (_reading, null);
             (write, _writing) = (_writing, null);
-            if (socket is not null && _registration != 0) Loop.Remove(socket, _registration);
-            _registration = 0;
+            if (socket is not null) Unwatch(socket);
         }
         var closed = new ObjectDisposedException(nameof(LoopStream));
         read?.TrySetException(closed);
         write?.TrySetException(closed);
-        if (socket is not null)
-        {
-            try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
-            socket.Dispose();
-        }
+        if (socket is not null) Descriptor.Close(socket);
         base.Dispose(disposing);
     }
 }

@@ -54,12 +54,12 @@ internal static unsafe partial class Native
     public static int CreateEventFd() => Check(EventFd(0, CloExec | NonBlock), "eventfd");
 
     /// <summary>Adds, changes or removes <paramref name="fd"/>'s interest; <paramref name="data"/> comes back with its events.</summary>
-    public static int Control(int epoll, int op, int fd, uint events, long data)
+    public static void Control(int epoll, int op, int fd, uint events, long data)
     {
         var ev = stackalloc byte[16];
         *(uint*)ev = events;
         *(long*)(ev + EventDataOffset) = data;
-        return EpollCtl(epoll, op, fd, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        Check(EpollCtl(epoll, op, fd, ev), "epoll_ctl");
     }
 
     public static void Signal(int eventFd)
@@ -134,5 +134,13 @@ internal ref struct Descriptor
     public readonly void Dispose()
     {
         if (_added) _handle.DangerousRelease();
+    }
+
+    /// <summary>Shuts a proxy socket down both ways and closes it, whatever state it is in.</summary>
+    public static void Close(System.Net.Sockets.Socket socket)
+    {
+        try { socket.Shutdown(System.Net.Sockets.SocketShutdown.Both); }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException) { }
+        socket.Dispose();
     }
 }

@@ -128,11 +128,7 @@ internal sealed class PlainRelay : IReadiness
         }
         else
         {
-            if (!_greeting.Ready)
-            {
-                var rewritten = _loop.Rewritten;
-                bytes = rewritten.AsSpan(0, _greeting.Rewrite(bytes, rewritten));
-            }
+            bytes = _greeting.Forward(buffer.AsMemory(0, received), _loop.Rewritten).Span;
             _counters.ToClient(bytes.Length);
         }
         if (to.Gone)
@@ -199,8 +195,7 @@ internal sealed class PlainRelay : IReadiness
         foreach (var side in new[] { _client, _server })
         {
             if (side.Registration != 0) _loop.Remove(side.Socket, side.Registration);
-            try { side.Socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-            side.Socket.Dispose();
+            Descriptor.Close(side.Socket);
             if (side.Pending is { } bytes) ArrayPool<byte>.Shared.Return(bytes);
         }
         _client.Pending = _server.Pending = null;

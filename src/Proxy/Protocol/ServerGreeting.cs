@@ -22,6 +22,10 @@ internal sealed class ServerGreeting(string node, Func<int, int, (int ProcessId,
 
     public bool Ready { get; private set; }
 
+    /// <summary>What the client gets for <paramref name="input"/>: the bytes themselves once <see cref="Ready"/>, else their rewrite into <paramref name="output"/> (see <see cref="Rewrite"/>).</summary>
+    public ReadOnlyMemory<byte> Forward(ReadOnlyMemory<byte> input, byte[] output) =>
+        Ready ? input : output.AsMemory(0, Rewrite(input.Span, output));
+
     /// <summary>
     /// Writes to <paramref name="output"/> (at least <paramref name="input"/>'s length plus
     /// <see cref="MaxGrowth"/>) what the client gets for these bytes, and returns how many. A message

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using HA.Agent.Postgres;
 using HA.Core.Events;
 using HA.Core.Replication;
 using HA.Core.State;
@@ -25,8 +25,7 @@ public sealed class a_diverged_replica(ITestOutputHelper output)
         await using var find = new NpgsqlCommand("SELECT pid FROM pg_stat_replication WHERE application_name = @standby", connection);
         find.Parameters.AddWithValue("standby", standby);
         var pid = (int)(await find.ExecuteScalarAsync() ?? throw new InvalidOperationException($"{primary} sends no WAL to {standby}"));
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        await kill.WaitForExitAsync();
+        var kill = await OsCommand.RunAsync("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], default);
         Assert.Equal(0, kill.ExitCode);
     }
 
