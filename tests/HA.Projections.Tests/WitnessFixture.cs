@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Projections;
 using HA.Testing;
@@ -34,10 +35,10 @@ internal static class Given
         new FailoverStarted(id, term, $"primary {from} unreachable", from, to,
             [new CandidateAssessment(to, "0/5000000", 0, 0, null), new CandidateAssessment("n3", "0/4000000", 4096, 0, "behind " + to)],
             [new Observation(to, from, false, "connection refused")]) { By = Coordinator, CorrelationId = id },
-        new DirectiveIssued(id + "-fence", from, DirectiveKind.Fence, term, 1, DateTimeOffset.UtcNow.AddMinutes(1), new Dictionary<string, string>()) { By = Coordinator, CorrelationId = id },
+        new DirectiveIssued(id + "-fence", from, DirectiveKind.Fence, term, 1, DateTimeOffset.UtcNow.AddMinutes(1), new Fence()) { By = Coordinator, CorrelationId = id },
         new DirectiveSucceeded(id + "-fence", from, TimeSpan.FromMilliseconds(40), "fenced") { By = Initiator.Agent(from), CorrelationId = id },
         new NodeFenced(from, term, "acknowledged", TimeSpan.FromSeconds(2)) { By = Coordinator, CorrelationId = id },
-        new DirectiveIssued(id + "-promote", to, DirectiveKind.Promote, term, 1, DateTimeOffset.UtcNow.AddMinutes(1), new Dictionary<string, string>()) { By = Coordinator, CorrelationId = id },
+        new DirectiveIssued(id + "-promote", to, DirectiveKind.Promote, term, 1, DateTimeOffset.UtcNow.AddMinutes(1), new Promote(null)) { By = Coordinator, CorrelationId = id },
         new DirectiveSucceeded(id + "-promote", to, TimeSpan.FromMilliseconds(700), "promoted") { By = Initiator.Agent(to), CorrelationId = id },
         new PrimaryChanged(term, to, from, (int)term, "0/5000100") { By = Coordinator, CorrelationId = id },
         new FailoverCompleted(id, term, to, TimeSpan.FromSeconds(1)) { By = Coordinator, CorrelationId = id },

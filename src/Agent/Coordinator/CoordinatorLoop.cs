@@ -1,4 +1,5 @@
 using HA.Agent.Gossip;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Leases;
@@ -171,10 +172,7 @@ public sealed class CoordinatorLoop(
         var context = new CoordinatorContext(node, grant.Token, now, settings.DirectiveTimeout, () => Guid.NewGuid().ToString("n")[..12])
         {
             // A new primary waits for nobody until its standbys are recorded again, or for anyone in strict mode.
-            PromoteArguments = new Dictionary<string, string>
-            {
-                [SynchronousSteps.SynchronousArgument] = settings.Synchronous is { Mode: not SynchronousMode.Off, Strict: true } ? "*" : "",
-            },
+            PromoteSynchronousStandbyNames = settings.Synchronous is { Mode: not SynchronousMode.Off, Strict: true } ? "*" : "",
         };
 
         // Directives nobody answered in time are no longer pending: say so before deciding on.
@@ -361,7 +359,7 @@ public sealed class CoordinatorLoop(
         if (primaryBeat is not { PostgresRunning: true, InRecovery: false })
             return events.Count > 0 ? new Decision(string.Join("; ", why), events) : null;
         var busy = state.PendingDirectives.Values.Select(d => d.Node).ToHashSet(StringComparer.Ordinal);
-        var upstream = new Dictionary<string, string> { ["upstream"] = primary.Name };
+        var upstream = primary.Name;
         foreach (var view in state.Nodes.Values.Where(n => n.Name != primary.Name && !busy.Contains(n.Name) && !n.Detached))
         {
             var beat = Fresh(seen, view.Name, now);
@@ -371,14 +369,14 @@ public sealed class CoordinatorLoop(
             if (view.ReinitializeRequested is { } asked)
             {
                 _lastIssued[view.Name] = now;
-                events.Add(context.Directive(DirectiveKind.Reinitialize, view.Name, state.Term, $"reinitialize-{view.Name}-{state.Version}", upstream, settings.RejoinTimeout));
+                events.Add(context.Issue(view.Name, state.Term, $"reinitialize-{view.Name}-{state.Version}", new Reinitialize(upstream), settings.RejoinTimeout));
                 why.Add($"reinitializing {view.Name} from {primary.Name} as requested ({asked})");
                 continue;
             }
             if (view.Role == NodeRole.FormerPrimary)
             {
                 _lastIssued[view.Name] = now;
-                events.Add(context.Directive(DirectiveKind.Rewind, view.Name, state.Term, $"rejoin-{view.Name}-{state.Term}", upstream, settings.RejoinTimeout));
+                events.Add(context.Issue(view.Name, state.Term, $"rejoin-{view.Name}-{state.Term}", new Rewind(upstream), settings.RejoinTimeout));
                 why.Add($"rejoining former primary {view.Name} to {primary.Name} (rewind)");
                 continue;
             }
@@ -400,7 +398,7 @@ public sealed class CoordinatorLoop(
             // Repointing twice without streaming means the replica diverged: rewind it instead.
             var kind = attempt > 2 ? DirectiveKind.Rewind : DirectiveKind.Repoint;
             _lastIssued[view.Name] = now;
-            events.Add(context.Directive(kind, view.Name, state.Term, $"follow-{view.Name}-{state.Version}", upstream, kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
+            events.Add(context.Issue(view.Name, state.Term, $"follow-{view.Name}-{state.Version}", kind == DirectiveKind.Rewind ? new Rewind(upstream) : new Repoint(upstream), kind == DirectiveKind.Rewind ? settings.RejoinTimeout : settings.DirectiveTimeout));
             why.Add(beat.Upstream == primary.Name
                 ? $"{view.Name} connects to {primary.Name} but stays on timeline {beat.Timeline} ({primary.Name} is on {primaryBeat.Timeline}): {kind.ToString().ToUpperInvariant()} (attempt {attempt})"
                 : $"{view.Name} streams from {beat.Upstream ?? "nobody"}, not from {primary.Name}: {kind.ToString().ToUpperInvariant()} (attempt {attempt})");

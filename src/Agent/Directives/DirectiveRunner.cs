@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using HA.Core.Events;
-using HA.Core.Parameters;
+using HA.Core.Directives;
 
 namespace HA.Agent.Directives;
 
@@ -26,9 +25,9 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time, st
             try
             {
                 if (hooks is not null) await hooks.BeforeAsync(envelope, cancellationToken).ConfigureAwait(false);
-                var detail = await HandleAsync(envelope, cancellationToken).ConfigureAwait(false);
-                if (hooks is not null) detail = await hooks.AfterAsync(envelope, detail, cancellationToken).ConfigureAwait(false);
-                result = DirectiveResult.For(envelope, true, clock.Elapsed, detail);
+                var done = await HandleAsync(envelope, cancellationToken).ConfigureAwait(false);
+                var detail = hooks is null ? done.Detail : await hooks.AfterAsync(envelope, done.Detail, cancellationToken).ConfigureAwait(false);
+                result = DirectiveResult.For(envelope, true, clock.Elapsed, detail, done.Outcome);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -43,20 +42,19 @@ public sealed class DirectiveRunner(NodeAgentContext node, TimeProvider time, st
         }
     }
 
-    private Task<string> HandleAsync(DirectiveEnvelope envelope, CancellationToken cancellationToken) => envelope.Directive.Kind switch
+    private Task<DirectiveAnswer> HandleAsync(DirectiveEnvelope envelope, CancellationToken cancellationToken) => envelope.Directive.Directive switch
     {
-        DirectiveKind.Fence => FenceHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Promote => PromoteHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Demote => DemoteHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Repoint => RepointHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Rewind => RewindHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Reinitialize => ReinitializeHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Checkpoint => CheckpointHandler.HandleAsync(envelope, node, cancellationToken),
-        // APPLY_CONFIG carries either the cluster's parameters or synchronous_standby_names: told apart by its argument keys.
-        DirectiveKind.ApplyConfig when ParameterDirective.Carries(envelope.Directive.Arguments) => ParametersHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.ApplyConfig => ApplyConfigHandler.HandleAsync(envelope, node, cancellationToken),
-        DirectiveKind.Restart => RestartHandler.HandleAsync(envelope, node, cancellationToken),
-        _ => throw new NotSupportedException($"{envelope.Directive.Kind} is not supported by this agent version"),
+        Fence fence => FenceHandler.HandleAsync(fence, node, cancellationToken),
+        Promote promote => PromoteHandler.HandleAsync(envelope, promote, node, cancellationToken),
+        Demote demote => DemoteHandler.HandleAsync(demote, node, cancellationToken),
+        Repoint repoint => RepointHandler.HandleAsync(repoint, node, cancellationToken),
+        Rewind rewind => RewindHandler.HandleAsync(rewind, node, cancellationToken),
+        Reinitialize reinitialize => ReinitializeHandler.HandleAsync(reinitialize, node, cancellationToken),
+        Checkpoint checkpoint => CheckpointHandler.HandleAsync(checkpoint, node, cancellationToken),
+        ApplySynchronousStandbys synchronous => ApplyConfigHandler.HandleAsync(envelope, synchronous, node, cancellationToken),
+        ApplyParameters parameters => ParametersHandler.HandleAsync(parameters, node, cancellationToken),
+        Restart restart => RestartHandler.HandleAsync(envelope, restart, node, cancellationToken),
+        var other => throw new NotSupportedException($"{other?.GetType().Name ?? envelope.Directive.Kind.ToString()} is not supported by this agent version"),
     };
 }
 
@@ -66,6 +64,6 @@ public interface IDirectiveHooks
     /// <summary>Runs before the handler; throwing fails the directive without running it.</summary>
     Task BeforeAsync(DirectiveEnvelope envelope, CancellationToken cancellationToken);
 
-    /// <summary>Runs after a successful handler; returns the detail to report.</summary>
+    /// <summary>Runs after a successful handler; returns the human detail to report (the typed outcome is the handler's).</summary>
     Task<string> AfterAsync(DirectiveEnvelope envelope, string detail, CancellationToken cancellationToken);
 }

@@ -1,4 +1,5 @@
 using HA.Agent.Postgres;
+using HA.Core.Directives;
 using HA.Core.Parameters;
 
 namespace HA.Agent.Directives;
@@ -11,11 +12,13 @@ namespace HA.Agent.Directives;
 /// </summary>
 public static class ParametersHandler
 {
-    public static async Task<string> HandleAsync(DirectiveEnvelope envelope, NodeAgentContext node, CancellationToken cancellationToken)
+    public static async Task<DirectiveAnswer> HandleAsync(ApplyParameters directive, NodeAgentContext node, CancellationToken cancellationToken)
     {
-        var (desired, reset, version) = ParameterDirective.Read(envelope.Directive.Arguments);
+        if (ParameterDirective.Problem(directive) is { } problem) throw new InvalidOperationException(problem);
         if (node.Instance.ServerProcessId() is null) throw new InvalidOperationException("PostgreSQL is not running: parameters not applied");
-        var pending = await PostgresParameters.ApplyAsync(node.Instance.Settings, desired, reset, cancellationToken).ConfigureAwait(false);
-        return ParameterDirective.Answer($"{desired.Count} parameter(s) set, {reset.Count} reset, configuration reloaded", version, pending);
+        var pending = await PostgresParameters.ApplyAsync(node.Instance.Settings, directive.Desired, directive.Reset, cancellationToken).ConfigureAwait(false);
+        var sorted = pending.Order(StringComparer.Ordinal).ToList();
+        return new(new ParametersSet(directive.Version, sorted, directive.Desired.Count, directive.Reset.Count),
+            ParameterDirective.Answer($"{directive.Desired.Count} parameter(s) set, {directive.Reset.Count} reset, configuration reloaded", directive.Version, sorted));
     }
 }

@@ -1,5 +1,5 @@
-using System.Globalization;
 using HA.Agent.Postgres;
+using HA.Core.Directives;
 using HA.Core.Parameters;
 
 namespace HA.Agent.Directives;
@@ -14,7 +14,7 @@ public static class RestartHandler
 {
     private static readonly TimeSpan StreamingWithin = TimeSpan.FromSeconds(60);
 
-    public static async Task<string> HandleAsync(DirectiveEnvelope envelope, NodeAgentContext node, CancellationToken cancellationToken)
+    public static async Task<DirectiveAnswer> HandleAsync(DirectiveEnvelope envelope, Restart directive, NodeAgentContext node, CancellationToken cancellationToken)
     {
         var instance = node.Instance;
         if (instance.ServerProcessId() is null) throw new InvalidOperationException("PostgreSQL is not running: not restarted");
@@ -33,10 +33,9 @@ public static class RestartHandler
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
             probe = await NodeProbe.ReadAsync(instance.Settings, cancellationToken).ConfigureAwait(false);
         }
-        var pending = await PostgresParameters.PendingRestartAsync(instance.Settings, cancellationToken).ConfigureAwait(false);
-        var version = envelope.Directive.Arguments.TryGetValue(ParameterDirective.VersionKey, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        var pending = (await PostgresParameters.PendingRestartAsync(instance.Settings, cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
         var upstream = node.Peers.FirstOrDefault(p => p.Value.Host == probe.UpstreamHost && p.Value.Port == probe.UpstreamPort).Key ?? $"{probe.UpstreamHost}:{probe.UpstreamPort}";
-        return ParameterDirective.Answer($"restarted (fast), streaming from {upstream}", version, pending);
+        return new(new Restarted(directive.ParametersVersion, upstream, pending), ParameterDirective.Answer($"restarted (fast), streaming from {upstream}", directive.ParametersVersion, pending));
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;

@@ -44,7 +44,7 @@ public sealed record ClusterStateView(
 /// <summary>The story of one failover (<c>GET /api/v1/failovers/{id}</c>), its events as the event list shows them.</summary>
 public sealed record FailoverStoryView(
     string Cluster, string FailoverId, string Trigger, DateTimeOffset StartedAt, long Term, string? OldPrimary, string? Chosen,
-    IReadOnlyList<CandidateAssessment> Candidates, IReadOnlyList<Observation> Observations, IReadOnlyList<DirectiveOutcome> Directives,
+    IReadOnlyList<CandidateAssessment> Candidates, IReadOnlyList<Observation> Observations, IReadOnlyList<FailoverDirective> Directives,
     string? NewPrimary, DateTimeOffset? PrimaryChangedAt, string Outcome, TimeSpan? Duration, IReadOnlyList<EventView> Events);
 
 /// <summary>

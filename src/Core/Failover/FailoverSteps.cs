@@ -1,4 +1,6 @@
+using HA.Core.Directives;
 using HA.Core.Events;
+using HA.Core.Replication;
 using HA.Core.State;
 
 namespace HA.Core.Failover;
@@ -6,20 +8,19 @@ namespace HA.Core.Failover;
 /// <summary>Who decides, with what token, and when.</summary>
 public sealed record CoordinatorContext(string Node, long FencingToken, DateTimeOffset Now, TimeSpan DirectiveTimeout, Func<string> NewId)
 {
-    /// <summary>What every PROMOTE carries besides its own arguments: the synchronous_standby_names a new primary starts with.</summary>
-    public IReadOnlyDictionary<string, string> PromoteArguments { get; init; } = new Dictionary<string, string>();
+    /// <summary>
+    /// The synchronous_standby_names every PROMOTE starts the new primary with (nobody, or anyone in strict
+    /// synchronous mode); null leaves the node's setting as it is.
+    /// </summary>
+    public string? PromoteSynchronousStandbyNames { get; init; }
 
-    /// <summary>A PROMOTE of <paramref name="node"/> with <see cref="PromoteArguments"/> and <paramref name="arguments"/>.</summary>
-    public DirectiveIssued Promote(string node, long term, string correlation, IReadOnlyDictionary<string, string>? arguments = null)
-    {
-        var all = new Dictionary<string, string>(PromoteArguments, StringComparer.Ordinal);
-        foreach (var (key, value) in arguments ?? new Dictionary<string, string>()) all[key] = value;
-        return Directive(DirectiveKind.Promote, node, term, correlation, all);
-    }
+    /// <summary>A PROMOTE of <paramref name="node"/> with <see cref="PromoteSynchronousStandbyNames"/>, once it has replayed <paramref name="afterLsn"/> (a switchover).</summary>
+    public DirectiveIssued Promote(string node, long term, string correlation, Lsn? afterLsn = null) =>
+        Issue(node, term, correlation, new Directives.Promote(PromoteSynchronousStandbyNames, afterLsn?.ToString()));
 
     /// <summary>A directive from this coordinator, fenced by its token, expiring after <paramref name="timeout"/> (default <see cref="DirectiveTimeout"/>).</summary>
-    public DirectiveIssued Directive(DirectiveKind kind, string node, long term, string correlation, IReadOnlyDictionary<string, string>? arguments = null, TimeSpan? timeout = null) =>
-        new(NewId(), node, kind, term, FencingToken, Now + (timeout ?? DirectiveTimeout), arguments ?? new Dictionary<string, string>())
+    public DirectiveIssued Issue(string node, long term, string correlation, Directive directive, TimeSpan? timeout = null) =>
+        new(NewId(), node, directive.Kind, term, FencingToken, Now + (timeout ?? DirectiveTimeout), directive)
         { By = Initiator.Coordinator(Node), CorrelationId = correlation };
 }
 
@@ -53,7 +54,7 @@ public static class FailoverSteps
             var term = state.Term + 1;
             List<ClusterEvent> events = [new FailoverStarted(id, term, verdict.Trigger!, state.Primary, choice.Chosen, choice.Assessments, verdict.Observations) { By = by, CorrelationId = id }];
             if (state.Primary is { } old && state.Nodes.TryGetValue(old, out var oldNode) && !oldNode.Fenced)
-                events.Add(context.Directive(DirectiveKind.Fence, old, term, id));
+                events.Add(context.Issue(old, term, id, new Fence()));
             return new Decision($"failing over from {state.Primary} to {choice.Chosen} in term {term}: {verdict.Trigger}", events);
         }
 
@@ -86,7 +87,7 @@ public static class FailoverSteps
 
         List<ClusterEvent> done = [new PrimaryChanged(failover.Term, failover.To!, failover.From, state.Timeline + 1, failover.CandidateLsn ?? "0/0") { By = by, CorrelationId = failover.Id }];
         foreach (var replica in state.Nodes.Values.Where(n => n.Name != failover.To && n.Name != failover.From && n.Role == NodeRole.Replica))
-            done.Add(context.Directive(DirectiveKind.Repoint, replica.Name, failover.Term, failover.Id, new Dictionary<string, string> { ["upstream"] = failover.To! }));
+            done.Add(context.Issue(replica.Name, failover.Term, failover.Id, new Repoint(failover.To!)));
         done.Add(new FailoverCompleted(failover.Id, failover.Term, failover.To!, context.Now - failover.StartedAt) { By = by, CorrelationId = failover.Id });
         return new Decision($"{failover.To} is the primary of term {failover.Term}; repointing the other replicas", done);
     }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Replication;
 using HA.Core.State;
@@ -18,7 +18,7 @@ public sealed record SwitchoverEvidence(bool TargetFresh, bool TargetRunning, bo
 /// once it has replayed that LSN (its agent waits for it); then PrimaryChanged, the old primary recorded as rejoined
 /// by demotion (no rewind), REPOINT of the others, SwitchoverCompleted with the write pause.
 /// </summary>
-public static partial class SwitchoverSteps
+public static class SwitchoverSteps
 {
     /// <summary>
     /// Why <paramref name="to"/> may not take over from <paramref name="from"/> now (no fresh report, not a
@@ -46,24 +46,23 @@ public static partial class SwitchoverSteps
         {
             if (TargetProblem(evidence, from, to, maxLagBytes) is { } problem) return Failed(sw, problem, context, by);
             return new Decision($"switchover {sw.Id}: CHECKPOINT on {from} before demoting it",
-                [context.Directive(DirectiveKind.Checkpoint, from, state.Term + 1, sw.Id)]);
+                [context.Issue(from, state.Term + 1, sw.Id, new Checkpoint())]);
         }
 
         if (Waiting(state, sw.CheckpointDirective, sw.CheckpointOutcome, context) is { } checkpointing) return checkpointing == "" ? Decision.Wait($"waiting for CHECKPOINT on {from}") : Failed(sw, $"CHECKPOINT on {from} {checkpointing}", context, by);
         if (sw.DemoteDirective is null)
             return new Decision($"switchover {sw.Id}: demoting {from}; writes pause until {to} is promoted",
-                [context.Directive(DirectiveKind.Demote, from, sw.Term, sw.Id, new Dictionary<string, string> { ["upstream"] = to })]);
+                [context.Issue(from, sw.Term, sw.Id, new Demote(to))]);
 
         if (Waiting(state, sw.DemoteDirective, sw.DemoteOutcome, context) is { } demoting) return demoting == "" ? Decision.Wait($"waiting for {from} to demote") : Failed(sw, $"DEMOTE of {from} {demoting}", context, by);
-        var final = sw.DemoteDetail is { } detail && FinalLsn().Match(detail) is { Success: true } match && Lsn.TryParse(match.Groups[1].Value, out var lsn) ? lsn : (Lsn?)null;
+        // The final LSN the old primary's agent answered DEMOTE with (recorded from its typed outcome).
+        var final = Lsn.TryParse(sw.FinalLsn, out var lsn) ? lsn : (Lsn?)null;
         if (sw.PromoteDirective is null)
         {
             // The target's agent promotes only once it has replayed the final LSN (it waits for it locally,
             // no heartbeat round trip): it then has every write the old primary acknowledged.
-            var arguments = new Dictionary<string, string>();
-            if (final is { } needed) arguments["after_lsn"] = needed.ToString();
             return new Decision($"switchover {sw.Id}: promoting {to} once it has replayed {from}'s final LSN {final?.ToString() ?? "(unknown)"}",
-                [context.Promote(to, sw.Term, sw.Id, arguments)]);
+                [context.Promote(to, sw.Term, sw.Id, final)]);
         }
 
         if (Waiting(state, sw.PromoteDirective, sw.PromoteOutcome, context) is { } promoting) return promoting == "" ? Decision.Wait($"waiting for {to} to finish PROMOTE") : Failed(sw, $"PROMOTE of {to} {promoting}", context, by);
@@ -75,7 +74,7 @@ public static partial class SwitchoverSteps
             new NodeRejoined(from, "demote", timeline, pause) { By = by, CorrelationId = sw.Id },
         ];
         foreach (var replica in state.Nodes.Values.Where(n => n.Name != to && n.Name != from && n.Role == NodeRole.Replica))
-            done.Add(context.Directive(DirectiveKind.Repoint, replica.Name, sw.Term, sw.Id, new Dictionary<string, string> { ["upstream"] = to }));
+            done.Add(context.Issue(replica.Name, sw.Term, sw.Id, new Repoint(to)));
         done.Add(new SwitchoverCompleted(sw.Id, from, to, context.Now - sw.StartedAt, pause) { By = by, CorrelationId = sw.Id });
         return new Decision($"switchover {sw.Id}: {to} is the primary of term {sw.Term}; writes paused for {pause.TotalMilliseconds:0} ms", done);
     }
@@ -90,7 +89,4 @@ public static partial class SwitchoverSteps
 
     private static Decision Failed(ActiveOperation sw, string reason, CoordinatorContext context, Initiator by) =>
         new($"switchover {sw.Id} failed: {reason}", [new SwitchoverFailed(sw.Id, reason) { By = by, CorrelationId = sw.Id }]);
-
-    [GeneratedRegex(@"final LSN ([0-9A-Fa-f]+/[0-9A-Fa-f]+)")]
-    private static partial Regex FinalLsn();
 }

@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Replication;
 using HA.Core.State;
@@ -110,8 +111,5 @@ public static class SynchronousSteps
         new(why, [new SynchronousStandbysChanged(mode, quorum.IsEmpty ? 0 : quorum.Acks, quorum.IsEmpty ? [] : quorum.Standbys) { By = by, CorrelationId = correlation }]);
 
     private static Decision Apply(ClusterState state, string primary, string value, string why, CoordinatorContext context, string correlation) =>
-        new(why, [context.Directive(DirectiveKind.ApplyConfig, primary, state.Term, correlation, new Dictionary<string, string> { [SynchronousArgument] = value })]);
-
-    /// <summary>The directive argument that carries the value for synchronous_standby_names (APPLY_CONFIG, PROMOTE).</summary>
-    public const string SynchronousArgument = "synchronous_standby_names";
+        new(why, [context.Issue(primary, state.Term, correlation, new ApplySynchronousStandbys(value))]);
 }

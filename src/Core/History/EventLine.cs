@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 
 namespace HA.Core.History;
@@ -19,7 +20,7 @@ public static class EventLine
         PrimaryChanged p => $"{p.Node} is the primary of term {p.Term} (was {p.Previous ?? "none"}), timeline {p.Timeline}",
         FailoverCompleted c => $"failover {c.FailoverId} completed in {c.Duration.TotalSeconds:0.00} s: {c.NewPrimary} is primary",
         FailoverFailed f => $"failover {f.FailoverId} failed after {f.Duration.TotalSeconds:0.00} s: {f.Reason}",
-        DirectiveIssued d => $"{KindName(d.Kind)} → {d.Node} (directive {d.DirectiveId}, term {d.Term}{(d.Arguments.Count > 0 ? ", " + string.Join(", ", d.Arguments.Select(a => $"{a.Key}={a.Value}")) : "")})",
+        DirectiveIssued d => $"{KindName(d.Kind)} → {d.Node} (directive {d.DirectiveId}, term {d.Term}{(Describe(d.Directive) is { Length: > 0 } what ? ", " + what : "")})",
         DirectiveSucceeded s => $"{s.Node} did directive {s.DirectiveId} in {s.Duration.TotalMilliseconds:0} ms: {s.Detail}",
         DirectiveFailed f => $"{f.Node} failed directive {f.DirectiveId} after {f.Duration.TotalMilliseconds:0} ms: {f.Error}",
         DirectiveExpired x => $"{KindName(x.Kind)} to {x.Node} expired ({x.Reason})",
@@ -43,6 +44,25 @@ public static class EventLine
         SynchronousStandbysApplied a => $"{a.Node} waits for synchronous_standby_names = '{a.Value}' from {a.Lsn} on",
         ReinitializeRequested r => $"reinitialize of {r.Node} requested: {r.Reason}",
         _ => e.GetType().Name,
+    };
+
+    /// <summary>What a directive carries, for people: "after 0/5000200", "upstream n1", "synchronous_standby_names 'ANY 1 (n2)'".</summary>
+    public static string Describe(Directive directive) => directive switch
+    {
+        Promote p => string.Join(", ", new[]
+        {
+            p.AfterLsn is null ? null : $"after {p.AfterLsn}",
+            p.SynchronousStandbyNames is null ? null : $"synchronous_standby_names '{p.SynchronousStandbyNames}'",
+        }.OfType<string>()),
+        Demote d => $"upstream {d.Upstream}",
+        Repoint r => $"upstream {r.Upstream}",
+        Rewind r => $"upstream {r.Upstream}",
+        Reinitialize r => $"upstream {r.Upstream}",
+        ApplySynchronousStandbys s => $"synchronous_standby_names '{s.Value}'",
+        ApplyParameters a => $"parameters version {a.Version}: "
+            + string.Join(", ", a.Desired.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} = '{p.Value}'").Concat(a.Reset.Select(r => $"{r} reset")).DefaultIfEmpty("none")),
+        Restart r => $"parameters version {r.ParametersVersion}",
+        _ => "",
     };
 
     /// <summary>A directive kind as the design writes it: APPLY_CONFIG, REINITIALIZE.</summary>

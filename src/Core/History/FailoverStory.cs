@@ -3,7 +3,7 @@ using HA.Core.Events;
 namespace HA.Core.History;
 
 /// <summary>One directive of a failover, with its outcome and how long the agent took.</summary>
-public sealed record DirectiveOutcome(
+public sealed record FailoverDirective(
     string DirectiveId,
     string Node,
     DirectiveKind Kind,
@@ -27,7 +27,7 @@ public sealed record FailoverStory(
     string? Chosen,
     IReadOnlyList<CandidateAssessment> Candidates,
     IReadOnlyList<Observation> Observations,
-    IReadOnlyList<DirectiveOutcome> Directives,
+    IReadOnlyList<FailoverDirective> Directives,
     string? NewPrimary,
     DateTimeOffset? PrimaryChangedAt,
     string Outcome,
@@ -48,10 +48,10 @@ public sealed record FailoverStory(
             {
                 var issued = (DirectiveIssued)e.Event;
                 return outcomes.FirstOrDefault(o => o is DirectiveSucceeded s && s.DirectiveId == issued.DirectiveId) is DirectiveSucceeded ok
-                    ? new DirectiveOutcome(issued.DirectiveId, issued.Node, issued.Kind, e.At, "succeeded", ok.Duration, ok.Detail)
+                    ? new FailoverDirective(issued.DirectiveId, issued.Node, issued.Kind, e.At, "succeeded", ok.Duration, ok.Detail)
                     : outcomes.FirstOrDefault(o => o is DirectiveFailed f && f.DirectiveId == issued.DirectiveId) is DirectiveFailed failed
-                        ? new DirectiveOutcome(issued.DirectiveId, issued.Node, issued.Kind, e.At, "failed", failed.Duration, failed.Error)
-                        : new DirectiveOutcome(issued.DirectiveId, issued.Node, issued.Kind, e.At, "pending", null, null);
+                        ? new FailoverDirective(issued.DirectiveId, issued.Node, issued.Kind, e.At, "failed", failed.Duration, failed.Error)
+                        : new FailoverDirective(issued.DirectiveId, issued.Node, issued.Kind, e.At, "pending", null, null);
             })
             .ToList();
         var primaryChanged = events.FirstOrDefault(e => e.Event is PrimaryChanged p && p.Term == start.Term);

@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.State;
@@ -44,7 +45,7 @@ public static class ParameterRollout
             if (node.ParametersVersion >= state.ParametersVersion || node.Detached || node.Role is not (NodeRole.Primary or NodeRole.Replica)) continue;
             if (node.Health != NodeHealth.Healthy || fresh.GetValueOrDefault(node.Name) is not { Running: true } || busy.Contains(node.Name)) continue;
             if (node.ParametersFailedAt is { } failed && context.Now < failed + Backoff(node.ParametersFailures)) continue;
-            events.Add(context.Directive(DirectiveKind.ApplyConfig, node.Name, state.Term, ParameterDirective.CorrelationFor(state.ParametersVersion), ParameterDirective.Arguments(state)));
+            events.Add(context.Issue(node.Name, state.Term, ParameterDirective.CorrelationFor(state.ParametersVersion), ParameterDirective.For(state)));
         }
         if (events.Count == 0) return null;
         var nodes = string.Join(", ", events.OfType<DirectiveIssued>().Select(d => d.Node));
@@ -87,9 +88,8 @@ public static class ParameterRollout
             if (state.PendingDirectives.Values.Any(d => d.Node == next.Name)) return Decision.Wait($"rolling restart {rolling.Id}: waiting for {next.Name} to finish another directive");
             if (next.Health != NodeHealth.Healthy || fresh.GetValueOrDefault(next.Name) is not { Running: true, InRecovery: true })
                 return Failed($"{next.Name} is not a running standby ({next.Health.ToString().ToLowerInvariant()}{(next.HealthReason is null ? "" : ": " + next.HealthReason)}); start the rolling restart again once it is back");
-            var arguments = new Dictionary<string, string> { [ParameterDirective.VersionKey] = next.ParametersVersion.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             return new Decision($"rolling restart {rolling.Id}: restarting {next.Name} for {string.Join(", ", next.PendingRestart)}",
-                [context.Directive(DirectiveKind.Restart, next.Name, state.Term, rolling.Id, arguments, RestartTimeout)]);
+                [context.Issue(next.Name, state.Term, rolling.Id, new Restart(next.ParametersVersion), RestartTimeout)]);
         }
 
         if (rolling.SwitchoverId is null)
@@ -122,7 +122,7 @@ public static class ParameterRollout
                 if (!Streaming(demoted)) return Decision.Wait($"rolling restart {rolling.Id}: waiting for {demoted} to stream from {primary} after its demotion");
                 if (state.PendingDirectives.Values.Any(d => d.Node == demoted)) return Decision.Wait($"rolling restart {rolling.Id}: waiting for {demoted} to finish another directive");
                 return new Decision($"rolling restart {rolling.Id}: reading what {demoted} still has pending after its demotion",
-                    [context.Directive(DirectiveKind.ApplyConfig, demoted, state.Term, rolling.Id, ParameterDirective.Arguments(state))]);
+                    [context.Issue(demoted, state.Term, rolling.Id, ParameterDirective.For(state))]);
             }
         }
 

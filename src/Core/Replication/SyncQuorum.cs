@@ -83,20 +83,11 @@ public sealed partial record SyncQuorum(int Acks, IReadOnlyList<string> Standbys
     private static partial Regex Pattern();
 }
 
-/// <summary>How a primary's agent reports what it applied: one line that DirectiveResults reads back into <see cref="SynchronousStandbysApplied"/>.</summary>
-public static partial class SyncApplyDetail
+/// <summary>
+/// The human line a primary's agent answers APPLY_CONFIG of synchronous_standby_names with; what it applied
+/// is recorded from its typed outcome (<see cref="Directives.SynchronousStandbysSet"/>), never from this line.
+/// </summary>
+public static class SyncApplyDetail
 {
     public static string Format(string value, Lsn lsn) => $"synchronous_standby_names = '{value}' in effect at {lsn}";
-
-    public static bool TryParse(string detail, out string value, out Lsn lsn)
-    {
-        (value, lsn) = ("", Lsn.Zero);
-        var match = Pattern().Match(detail);
-        if (!match.Success || !Lsn.TryParse(match.Groups["lsn"].Value, out lsn)) return false;
-        value = match.Groups["value"].Value;
-        return true;
-    }
-
-    [GeneratedRegex(@"^synchronous_standby_names = '(?<value>.*)' in effect at (?<lsn>\S+)$", RegexOptions.CultureInvariant)]
-    private static partial Regex Pattern();
 }

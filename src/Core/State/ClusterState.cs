@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Parameters;
 
@@ -97,8 +99,20 @@ public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset Star
     public string? DemoteDirective { get; init; }
     public string? DemoteOutcome { get; init; }
 
-    /// <summary>What the old primary's agent answered to DEMOTE (it names the final LSN).</summary>
-    public string? DemoteDetail { get; init; }
+    /// <summary>The final LSN the old primary's agent answered DEMOTE with (<see cref="Demoted"/>); null when unknown.</summary>
+    public string? FinalLsn { get; init; }
+
+    /// <summary>
+    /// Only in a state stored before outcomes were typed (read, never written): the DEMOTE answer's text,
+    /// whose final LSN <see cref="LegacyDirectivePayloads"/> reads into <see cref="FinalLsn"/>.
+    /// </summary>
+    [JsonInclude]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    private string? DemoteDetail
+    {
+        get => null;
+        init => FinalLsn ??= (value is null ? null : LegacyDirectivePayloads.Outcome(DirectiveKind.Demote, value) as Demoted)?.FinalLsn;
+    }
     public DateTimeOffset? DemoteIssuedAt { get; init; }
 }
 
@@ -465,11 +479,17 @@ public sealed class ClusterState
                 }
                 break;
             case DirectiveSucceeded s:
+                var answered = PendingDirectives.GetValueOrDefault(s.DirectiveId);
                 PendingDirectives.Remove(s.DirectiveId);
                 RecordOutcome(s.DirectiveId, "succeeded");
                 if (RollingRestart is { } restarted && restarted.Directive == s.DirectiveId)
                     RollingRestart = restarted with { Outcome = "succeeded", Restarted = restarted.Kind == DirectiveKind.Restart ? [.. restarted.Restarted, s.Node] : restarted.Restarted };
-                if (Switchover is { } demoted && demoted.DemoteDirective == s.DirectiveId) Switchover = demoted with { DemoteDetail = s.Detail };
+                if (Switchover is { } demoted && demoted.DemoteDirective == s.DirectiveId)
+                {
+                    // An answer stored before outcomes were typed has only its sentence.
+                    var outcome = s.Outcome ?? (answered is null ? null : LegacyDirectivePayloads.Outcome(answered.Kind, s.Detail));
+                    Switchover = demoted with { FinalLsn = (outcome as Demoted)?.FinalLsn };
+                }
                 break;
             case DirectiveFailed f:
                 ParametersFailed(f.DirectiveId, f.Error, stamp);

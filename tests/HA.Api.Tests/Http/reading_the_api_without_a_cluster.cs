@@ -1,6 +1,7 @@
 using System.Text.Json;
 using HA.Agent.Gossip;
 using HA.Api.Http;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.History;
 using HA.Core.State;
@@ -92,10 +93,10 @@ public sealed class reading_the_api_without_a_cluster
         var by = Initiator.Coordinator("n1");
         var events = new[]
         {
-            At(1, new DirectiveIssued("d1", "n2", DirectiveKind.Promote, 2, 1, Now.AddMinutes(1), new Dictionary<string, string>()) { By = by, CorrelationId = "f" }),
-            At(2, new DirectiveIssued("d2", "n1", DirectiveKind.ApplyConfig, 2, 1, Now.AddMinutes(1), new Dictionary<string, string>()) { By = by, CorrelationId = "p" }),
+            At(1, new DirectiveIssued("d1", "n2", DirectiveKind.Promote, 2, 1, Now.AddMinutes(1), new Promote(null)) { By = by, CorrelationId = "f" }),
+            At(2, new DirectiveIssued("d2", "n1", DirectiveKind.ApplyConfig, 2, 1, Now.AddMinutes(1), new ApplySynchronousStandbys("")) { By = by, CorrelationId = "p" }),
             At(3, new DirectiveSucceeded("d1", "n2", TimeSpan.FromMilliseconds(1250), "promoted") { By = Initiator.Agent("n2"), CorrelationId = "f" }),
-            At(4, new DirectiveIssued("d3", "n3", DirectiveKind.Repoint, 2, 1, Now.AddMinutes(1), new Dictionary<string, string>()) { By = by, CorrelationId = "f" }),
+            At(4, new DirectiveIssued("d3", "n3", DirectiveKind.Repoint, 2, 1, Now.AddMinutes(1), new Repoint("n2")) { By = by, CorrelationId = "f" }),
             At(5, new DirectiveExpired("d2", "n1", DirectiveKind.ApplyConfig, 1, false, "no answer in 30 s") { By = by, CorrelationId = "p" }),
         };
         var views = ReadEndpoints.Directives(events);

@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.State;
 using HA.Testing;
@@ -42,7 +43,7 @@ public sealed class a_reinitialized_node(ITestOutputHelper output)
         Assert.False(File.Exists(marker), "the data directory was not replaced");
         var history = await agents.HistoryAsync();
         Assert.Contains(history, e => e.Event is NodeRejoined { Node: "n3", Method: "reinitialize" });
-        Assert.Contains(history, e => e.Event is DirectiveIssued { Kind: DirectiveKind.Reinitialize, Node: "n3" } d && d.Arguments["upstream"] == "n1");
+        Assert.Contains(history, e => e.Event is DirectiveIssued { Kind: DirectiveKind.Reinitialize, Node: "n3", Directive: Reinitialize { Upstream: "n1" } });
         Assert.Equal("n1", rejoined.Primary);
         var ids = await agents.WrittenIdsAsync("n3");
         await Eventually.HoldsAsync(async () => (await agents.WrittenIdsAsync("n3")).Count, count => count > ids.Count, AgentScenario.Long, "n3 to receive new writes");

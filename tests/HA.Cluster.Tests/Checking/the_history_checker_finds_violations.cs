@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.History;
 using HA.Core.State;
@@ -12,7 +13,6 @@ namespace HA.Cluster.Tests.Checking;
 public sealed class the_history_checker_finds_violations
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 3, 12, 0, TimeSpan.Zero);
-    private static readonly IReadOnlyDictionary<string, string> NoArguments = new Dictionary<string, string>();
 
     // ---- never two writers ----
 
@@ -408,7 +408,17 @@ public sealed class the_history_checker_finds_violations
         { By = Coordinator, CorrelationId = id };
 
     private static DirectiveIssued Issued(string id, string node, DirectiveKind kind, long term, string operation, long token = 5) =>
-        new(id, node, kind, term, token, T0.AddMinutes(2), NoArguments) { By = Coordinator, CorrelationId = operation };
+        new(id, node, kind, term, token, T0.AddMinutes(2), Of(kind)) { By = Coordinator, CorrelationId = operation };
+
+    private static Directive Of(DirectiveKind kind) => kind switch
+    {
+        DirectiveKind.Fence => new Fence(),
+        DirectiveKind.Promote => new Promote(null),
+        DirectiveKind.Demote => new Demote("n2"),
+        DirectiveKind.Repoint => new Repoint("n2"),
+        DirectiveKind.Checkpoint => new Checkpoint(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not used by these tests"),
+    };
 
     /// <summary>A stream as the witness store would stamp it; <see cref="Refused"/> says what its checks would have refused.</summary>
     private sealed class Log

@@ -1,5 +1,6 @@
 using HA.Agent.Directives;
 using HA.Agent.Postgres;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Replication;
@@ -88,7 +89,7 @@ public sealed class coordinator_decisions_drive_a_real_failover
             story.Directives.Select(d => (d.Kind, d.Outcome)));
 
         // The old primary comes back: the coordinator has it rewound, and it follows n2.
-        var rewind = new DirectiveIssued("op-rewind", "n1", DirectiveKind.Rewind, 2, 5, DateTimeOffset.UtcNow.AddMinutes(2), new Dictionary<string, string> { ["upstream"] = primaryName }) { By = Initiator.Coordinator("n3"), CorrelationId = "rejoin" };
+        var rewind = new DirectiveIssued("op-rewind", "n1", DirectiveKind.Rewind, 2, 5, DateTimeOffset.UtcNow.AddMinutes(2), new Rewind(primaryName)) { By = Initiator.Coordinator("n3"), CorrelationId = "rejoin" };
         await store.AppendAsync(Cluster, after.Version, [rewind], fencingToken: 5);
         var rewound = await runners["n1"].RunAsync(new DirectiveEnvelope(Cluster, rewind), default);
         Assert.True(rewound.Succeeded, rewound.Detail);
@@ -98,7 +99,7 @@ public sealed class coordinator_decisions_drive_a_real_failover
         Assert.Equal(NodeRole.Replica, (await store.StateAsync(Cluster)).Nodes["n1"].Role);
 
         // A deposed coordinator's directive is refused by the witness store (nothing appended, nothing sent)…
-        var stale = new DirectiveIssued("op-stale", otherName, DirectiveKind.Promote, 2, 4, DateTimeOffset.UtcNow.AddMinutes(1), new Dictionary<string, string>()) { By = Initiator.Coordinator("n1"), CorrelationId = "stale" };
+        var stale = new DirectiveIssued("op-stale", otherName, DirectiveKind.Promote, 2, 4, DateTimeOffset.UtcNow.AddMinutes(1), new Promote(null)) { By = Initiator.Coordinator("n1"), CorrelationId = "stale" };
         var version = await store.VersionAsync(Cluster);
         var rejected = await Assert.ThrowsAsync<EventRejectedError>(() => store.AppendAsync(Cluster, version, [stale], fencingToken: 4));
         Assert.Contains("fencing token 4 is older than 5", rejected.Message, StringComparison.Ordinal);

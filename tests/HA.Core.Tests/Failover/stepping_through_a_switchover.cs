@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Replication;
@@ -22,11 +23,11 @@ public sealed class stepping_through_a_switchover
         foreach (var e in decision.Events) scenario.Append(e, 7);
     }
 
-    private static void Answer(Scenario scenario, DirectiveKind kind, string detail = "done", bool success = true)
+    private static void Answer(Scenario scenario, DirectiveKind kind, string detail = "done", bool success = true, DirectiveOutcome? outcome = null)
     {
         var directive = scenario.State.PendingDirectives.Values.Single(d => d.Kind == kind);
         scenario.Append(success
-            ? new DirectiveSucceeded(directive.DirectiveId, directive.Node, TimeSpan.FromMilliseconds(200), detail) { By = Initiator.Agent(directive.Node), CorrelationId = "sw1" }
+            ? new DirectiveSucceeded(directive.DirectiveId, directive.Node, TimeSpan.FromMilliseconds(200), detail, outcome) { By = Initiator.Agent(directive.Node), CorrelationId = "sw1" }
             : new DirectiveFailed(directive.DirectiveId, directive.Node, TimeSpan.FromMilliseconds(200), detail) { By = Initiator.Agent(directive.Node), CorrelationId = "sw1" });
     }
 
@@ -41,11 +42,11 @@ public sealed class stepping_through_a_switchover
 
         Apply(scenario, SwitchoverSteps.Next(scenario.State, Ready, 1 << 20, Coordinator(2)));
         Assert.Equal((DirectiveKind.Demote, "n1"), scenario.State.PendingDirectives.Values.Select(d => (d.Kind, d.Node)).Single());
-        Answer(scenario, DirectiveKind.Demote, "demoted at final LSN 0/5000200; following n2");
+        Answer(scenario, DirectiveKind.Demote, "demoted", outcome: new Demoted("0/5000200", "n2"));
 
         var promote = SwitchoverSteps.Next(scenario.State, Ready, 1 << 20, Coordinator(3));
         var issued = Assert.IsType<DirectiveIssued>(Assert.Single(promote.Events));
-        Assert.Equal((DirectiveKind.Promote, "n2", "0/5000200"), (issued.Kind, issued.Node, issued.Arguments["after_lsn"]));
+        Assert.Equal((DirectiveKind.Promote, "n2", "0/5000200"), (issued.Kind, issued.Node, ((Promote)issued.Directive).AfterLsn));
         Apply(scenario, promote);
         Answer(scenario, DirectiveKind.Promote);
 

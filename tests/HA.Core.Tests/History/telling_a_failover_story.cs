@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.History;
 
@@ -18,10 +19,10 @@ public sealed class telling_a_failover_story
             At(10, 0, new FailoverStarted("f1", 2, "primary n1 unreachable from 2 of 2 observers for 3s", "n1", "n2",
                 [new CandidateAssessment("n2", "0/5000000", 0, 0, null), new CandidateAssessment("n3", "0/4FFFF00", 256, 0, "received LSN 0/4FFFF00 is behind n2's 0/5000000")],
                 [new Observation("n2", "n1", false, "connection refused"), new Observation("n3", "n1", false, "timeout")]) { By = Coordinator, CorrelationId = "f1" }),
-            At(11, 5, new DirectiveIssued("d1", "n1", DirectiveKind.Fence, 2, 5, T0.AddSeconds(10), new Dictionary<string, string>()) { By = Coordinator, CorrelationId = "f1" }),
+            At(11, 5, new DirectiveIssued("d1", "n1", DirectiveKind.Fence, 2, 5, T0.AddSeconds(10), new Fence()) { By = Coordinator, CorrelationId = "f1" }),
             At(12, 400, new DirectiveFailed("d1", "n1", TimeSpan.FromMilliseconds(395), "agent unreachable") { By = Coordinator, CorrelationId = "f1" }),
             At(13, 3000, new NodeFenced("n1", 2, "lease expired", null) { By = Coordinator, CorrelationId = "f1" }),
-            At(14, 3010, new DirectiveIssued("d2", "n2", DirectiveKind.Promote, 2, 5, T0.AddSeconds(20), new Dictionary<string, string>()) { By = Coordinator, CorrelationId = "f1" }),
+            At(14, 3010, new DirectiveIssued("d2", "n2", DirectiveKind.Promote, 2, 5, T0.AddSeconds(20), new Promote(null)) { By = Coordinator, CorrelationId = "f1" }),
             At(15, 3600, new DirectiveSucceeded("d2", "n2", TimeSpan.FromMilliseconds(590), "promoted on timeline 2") { By = Initiator.Agent("n2"), CorrelationId = "f1" }),
             At(16, 3610, new PrimaryChanged(2, "n2", "n1", 2, "0/5000100") { By = Coordinator, CorrelationId = "f1" }),
             At(17, 3620, new FailoverCompleted("f1", 2, "n2", TimeSpan.FromMilliseconds(3620)) { By = Coordinator, CorrelationId = "f1" }),
@@ -47,7 +48,7 @@ public sealed class telling_a_failover_story
     {
         var story = FailoverStory.From("f2", [
             At(1, 0, new FailoverStarted("f2", 3, "lease expired", "n2", "n1", [], []) { By = Coordinator, CorrelationId = "f2" }),
-            At(2, 1, new DirectiveIssued("d9", "n1", DirectiveKind.Promote, 3, 5, T0, new Dictionary<string, string>()) { By = Coordinator, CorrelationId = "f2" }),
+            At(2, 1, new DirectiveIssued("d9", "n1", DirectiveKind.Promote, 3, 5, T0, new Promote(null)) { By = Coordinator, CorrelationId = "f2" }),
         ])!;
         Assert.Equal("in progress", story.Outcome);
         Assert.Equal("pending", story.Directives.Single().Outcome);

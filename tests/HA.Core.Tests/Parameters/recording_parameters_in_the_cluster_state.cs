@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Parameters;
 using HA.Core.State;
@@ -47,10 +48,9 @@ public sealed class recording_parameters_in_the_cluster_state
         scenario.Append(Change(new() { ["work_mem"] = null }));
         Assert.Equal(new Dictionary<string, string> { ["max_connections"] = "200" }, scenario.State.Parameters);
         Assert.Equal(["max_connections", "work_mem"], scenario.State.ParameterNames);
-        var arguments = ParameterDirective.Arguments(scenario.State);
-        var (desired, reset, argumentVersion) = ParameterDirective.Read(arguments);
-        Assert.Equal(("200", scenario.State.ParametersVersion), (desired["max_connections"], argumentVersion));
-        Assert.Equal(["work_mem"], reset);
+        var directive = ParameterDirective.For(scenario.State);
+        Assert.Equal(("200", scenario.State.ParametersVersion), (directive.Desired["max_connections"], directive.Version));
+        Assert.Equal(["work_mem"], directive.Reset);
         Assert.Equal("n2 already applied parameters version 2, newer than 1", scenario.State.Check(Applied("n2", 1)));
     }
 
@@ -58,7 +58,7 @@ public sealed class recording_parameters_in_the_cluster_state
     public void failed_rollout_attempts_are_counted_on_the_node_until_it_applies_them()
     {
         var scenario = Scenario.Bootstrapped().Append(Change(new() { ["work_mem"] = "64MB" }));
-        scenario.Append(new DirectiveIssued("d1", "n2", DirectiveKind.ApplyConfig, 1, 7, DateTimeOffset.MaxValue, ParameterDirective.Arguments(scenario.State)) { By = Scenario.Coordinator, CorrelationId = ParameterDirective.CorrelationFor(2) }, 7);
+        scenario.Append(new DirectiveIssued("d1", "n2", DirectiveKind.ApplyConfig, 1, 7, DateTimeOffset.MaxValue, ParameterDirective.For(scenario.State)) { By = Scenario.Coordinator, CorrelationId = ParameterDirective.CorrelationFor(2) }, 7);
         scenario.Append(new DirectiveFailed("d1", "n2", TimeSpan.FromMilliseconds(5), "connection refused") { By = Initiator.Agent("n2"), CorrelationId = ParameterDirective.CorrelationFor(2) });
         Assert.Equal((1, "connection refused"), (scenario.State.Nodes["n2"].ParametersFailures, scenario.State.Nodes["n2"].ParametersError));
         scenario.Append(Applied("n2", 2));
@@ -89,19 +89,18 @@ public sealed class recording_parameters_in_the_cluster_state
     {
         var detail = ParameterDirective.Answer("2 parameter(s) set, 0 reset, configuration reloaded", 17, ["shared_buffers", "max_connections"]);
         Assert.Equal("2 parameter(s) set, 0 reset, configuration reloaded; parameters version 17; pending restart: max_connections, shared_buffers", detail);
-        Assert.True(ParameterDirective.TryReadAnswer(detail, out var version, out var pending));
-        Assert.Equal(17L, version);
-        Assert.Equal(["max_connections", "shared_buffers"], pending);
-        Assert.True(ParameterDirective.TryReadAnswer(ParameterDirective.Answer("restarted (fast)", 17, []), out _, out var none));
-        Assert.Empty(none);
-        Assert.False(ParameterDirective.TryReadAnswer("synchronous_standby_names set to 'n2'", out _, out _));
+        // Answers stored before outcomes were typed read back as the same outcome.
+        Assert.Equal(new ParametersSet(17, ["max_connections", "shared_buffers"]), LegacyDirectivePayloads.Outcome(DirectiveKind.ApplyConfig, detail));
+        Assert.Equal(new Restarted(17, "n1", []), LegacyDirectivePayloads.Outcome(DirectiveKind.Restart, ParameterDirective.Answer("restarted (fast), streaming from n1", 17, [])));
+        Assert.Null(LegacyDirectivePayloads.Outcome(DirectiveKind.ApplyConfig, "synchronous_standby_names set to 'n2'"));
     }
 
     [Fact]
     public void a_directive_carrying_a_managed_parameter_is_refused_by_the_agent()
     {
-        var arguments = new Dictionary<string, string> { [ParameterDirective.ParametersKey] = "{\"port\":\"1\"}", [ParameterDirective.VersionKey] = "3" };
-        var refused = Assert.Throws<InvalidOperationException>(() => ParameterDirective.Read(arguments));
-        Assert.Equal("refused: 'port' is not a parameter pgha may set", refused.Message);
+        var directive = new ApplyParameters(new Dictionary<string, string> { ["port"] = "1" }, [], 3);
+        Assert.Equal("refused: 'port' is not a parameter pgha may set", ParameterDirective.Problem(directive));
+        Assert.Equal("refused: 'port' is not a parameter pgha may set", ParameterDirective.Problem(new ApplyParameters(new Dictionary<string, string>(), ["port"], 3)));
+        Assert.Null(ParameterDirective.Problem(new ApplyParameters(new Dictionary<string, string> { ["work_mem"] = "64MB" }, ["temp_buffers"], 3)));
     }
 }

@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Parameters;
@@ -31,39 +32,36 @@ public sealed class rolling_out_parameters
         foreach (var e in decision.Events) scenario.Append(e, 7);
     }
 
-    /// <summary>What DirectiveResults records for an agent's answer.</summary>
-    private static void Answer(Scenario scenario, string node, DirectiveKind kind, string detail, bool success = true)
+    /// <summary>What DirectiveResults records for an agent's answer (<see cref="DirectiveAnswers"/>).</summary>
+    private static void Answer(Scenario scenario, string node, DirectiveKind kind, DirectiveOutcome outcome) =>
+        Record(scenario, node, kind, d => new DirectiveSucceeded(d.DirectiveId, node, TimeSpan.FromMilliseconds(50), "done", outcome) { By = Initiator.Agent(node), CorrelationId = d.CorrelationId! });
+
+    private static void Failed(Scenario scenario, string node, DirectiveKind kind, string error) =>
+        Record(scenario, node, kind, d => new DirectiveFailed(d.DirectiveId, node, TimeSpan.FromMilliseconds(50), error) { By = Initiator.Agent(node), CorrelationId = d.CorrelationId! });
+
+    private static void Record(Scenario scenario, string node, DirectiveKind kind, Func<PendingDirective, ClusterEvent> answer)
     {
         var directive = scenario.State.PendingDirectives.Values.Single(d => d.Node == node && d.Kind == kind);
-        var by = Initiator.Agent(node);
-        if (!success)
-        {
-            scenario.Append(new DirectiveFailed(directive.DirectiveId, node, TimeSpan.FromMilliseconds(50), detail) { By = by, CorrelationId = directive.CorrelationId! });
-            return;
-        }
-        scenario.Append(new DirectiveSucceeded(directive.DirectiveId, node, TimeSpan.FromMilliseconds(50), detail) { By = by, CorrelationId = directive.CorrelationId! });
-        if (ParameterDirective.TryReadAnswer(detail, out var version, out var pending))
-            scenario.Append(new ParametersApplied(node, version, pending) { By = by, CorrelationId = directive.CorrelationId! });
+        foreach (var e in DirectiveAnswers.Record(scenario.State, directive, answer(directive))) scenario.Append(e);
     }
 
     [Fact]
     public void every_running_healthy_idle_node_behind_gets_the_whole_desired_set()
     {
         var scenario = Changed(new() { ["work_mem"] = "64MB" });
-        scenario.Append(new DirectiveIssued("busy", "n2", DirectiveKind.Checkpoint, 1, 7, DateTimeOffset.MaxValue, new Dictionary<string, string>()) { By = Scenario.Coordinator, CorrelationId = "x" }, 7);
+        scenario.Append(new DirectiveIssued("busy", "n2", DirectiveKind.Checkpoint, 1, 7, DateTimeOffset.MaxValue, new Checkpoint()) { By = Scenario.Coordinator, CorrelationId = "x" }, 7);
         var reports = new Dictionary<string, MemberReport>(AllUp);
         reports.Remove("n3"); // its agent is silent
 
         var decision = ParameterRollout.Next(scenario.State, reports, Coordinator());
         var issued = Assert.IsType<DirectiveIssued>(Assert.Single(decision!.Events));
         Assert.Equal((DirectiveKind.ApplyConfig, "n1", "parameters-v2"), (issued.Kind, issued.Node, issued.CorrelationId));
-        Assert.Equal("{\"work_mem\":\"64MB\"}", issued.Arguments[ParameterDirective.ParametersKey]);
-        Assert.Equal("2", issued.Arguments[ParameterDirective.VersionKey]);
+        Assert.Equal(new ApplyParameters(new Dictionary<string, string> { ["work_mem"] = "64MB" }, [], 2), issued.Directive);
         Apply(scenario, decision);
         Assert.Null(ParameterRollout.Next(scenario.State, reports, Coordinator(1))); // n1 busy now, n2 busy, n3 silent
 
-        Answer(scenario, "n1", DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, []));
-        Answer(scenario, "n2", DirectiveKind.Checkpoint, "checkpoint done");
+        Answer(scenario, "n1", DirectiveKind.ApplyConfig, new ParametersSet(2, []));
+        Answer(scenario, "n2", DirectiveKind.Checkpoint, new Checkpointed());
         var rest = ParameterRollout.Next(scenario.State, AllUp, Coordinator(2));
         Assert.Equal(["n2", "n3"], rest!.Events.OfType<DirectiveIssued>().Select(d => d.Node));
     }
@@ -74,13 +72,13 @@ public sealed class rolling_out_parameters
         var scenario = Changed(new() { ["work_mem"] = "64MB" });
         scenario.Append(new NodeDetached("n3", "disk swap") { By = Initiator.User("bob"), CorrelationId = "d" });
         Apply(scenario, ParameterRollout.Next(scenario.State, AllUp, Coordinator()));
-        Answer(scenario, "n1", DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, []));
-        Answer(scenario, "n2", DirectiveKind.ApplyConfig, "connection refused", success: false);
+        Answer(scenario, "n1", DirectiveKind.ApplyConfig, new ParametersSet(2, []));
+        Failed(scenario, "n2", DirectiveKind.ApplyConfig, "connection refused");
 
         var failedAt = scenario.State.Nodes["n2"].ParametersFailedAt!.Value;
         Assert.Null(ParameterRollout.Next(scenario.State, AllUp, At(failedAt.AddSeconds(4))));
         Apply(scenario, ParameterRollout.Next(scenario.State, AllUp, At(failedAt.AddSeconds(6))));
-        Answer(scenario, "n2", DirectiveKind.ApplyConfig, "connection refused", success: false);
+        Failed(scenario, "n2", DirectiveKind.ApplyConfig, "connection refused");
         Assert.Equal(2, scenario.State.Nodes["n2"].ParametersFailures);
         failedAt = scenario.State.Nodes["n2"].ParametersFailedAt!.Value;
         Assert.Null(ParameterRollout.Next(scenario.State, AllUp, At(failedAt.AddSeconds(9))));
@@ -93,23 +91,23 @@ public sealed class rolling_out_parameters
     {
         var scenario = Changed(new() { ["max_connections"] = "200" }, "max_connections");
         Apply(scenario, ParameterRollout.Next(scenario.State, AllUp, Coordinator()));
-        foreach (var node in new[] { "n1", "n2", "n3" }) Answer(scenario, node, DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, ["max_connections"]));
+        foreach (var node in new[] { "n1", "n2", "n3" }) Answer(scenario, node, DirectiveKind.ApplyConfig, new ParametersSet(2, ["max_connections"]));
         Assert.Null(ParameterRollout.Next(scenario.State, AllUp, Coordinator(1)));
         scenario.Append(new RollingRestartRequested("r1", "test") { By = Initiator.User("bob"), CorrelationId = "r1" });
 
         var first = ParameterRollout.Next(scenario.State, AllUp, Coordinator(2))!;
         var restart = Assert.IsType<DirectiveIssued>(Assert.Single(first.Events));
-        Assert.Equal((DirectiveKind.Restart, "n2", "r1", "2"), (restart.Kind, restart.Node, restart.CorrelationId, restart.Arguments[ParameterDirective.VersionKey]));
+        Assert.Equal((DirectiveKind.Restart, "n2", "r1", new Restart(2)), (restart.Kind, restart.Node, restart.CorrelationId, restart.Directive));
         Apply(scenario, first);
         Assert.Equal("rolling restart r1: waiting for RESTART of n2", ParameterRollout.Next(scenario.State, AllUp, Coordinator(3))!.Why);
-        Answer(scenario, "n2", DirectiveKind.Restart, ParameterDirective.Answer("restarted (fast)", 2, []));
+        Answer(scenario, "n2", DirectiveKind.Restart, new Restarted(2, "n1", []));
 
         var restarting = new Dictionary<string, MemberReport>(AllUp) { ["n2"] = new(true, true, null) };
         Assert.Equal("rolling restart r1: waiting for n2 to stream from n1 again after its restart", ParameterRollout.Next(scenario.State, restarting, Coordinator(4))!.Why);
         var second = ParameterRollout.Next(scenario.State, AllUp, Coordinator(5))!;
         Assert.Equal(("n3", DirectiveKind.Restart), second.Events.OfType<DirectiveIssued>().Select(d => (d.Node, d.Kind)).Single());
         Apply(scenario, second);
-        Answer(scenario, "n3", DirectiveKind.Restart, ParameterDirective.Answer("restarted (fast)", 2, []));
+        Answer(scenario, "n3", DirectiveKind.Restart, new Restarted(2, "n1", []));
 
         var switchover = ParameterRollout.Next(scenario.State, AllUp, Coordinator(6))!;
         var requested = Assert.IsType<SwitchoverRequested>(Assert.Single(switchover.Events));
@@ -127,7 +125,7 @@ public sealed class rolling_out_parameters
         var refresh = ParameterRollout.Next(scenario.State, afterSwitch, Coordinator(7))!;
         Assert.Equal(("n1", DirectiveKind.ApplyConfig, "r1"), refresh.Events.OfType<DirectiveIssued>().Select(d => (d.Node, d.Kind, d.CorrelationId)).Single());
         Apply(scenario, refresh);
-        Answer(scenario, "n1", DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, []));
+        Answer(scenario, "n1", DirectiveKind.ApplyConfig, new ParametersSet(2, []));
 
         var done = ParameterRollout.Next(scenario.State, afterSwitch, Coordinator(8))!;
         var completed = Assert.IsType<RollingRestartCompleted>(Assert.Single(done.Events));
@@ -143,14 +141,14 @@ public sealed class rolling_out_parameters
     {
         var scenario = Changed(new() { ["shared_buffers"] = "64MB" }, "shared_buffers");
         Apply(scenario, ParameterRollout.Next(scenario.State, AllUp, Coordinator()));
-        foreach (var node in new[] { "n1", "n2", "n3" }) Answer(scenario, node, DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, ["shared_buffers"]));
+        foreach (var node in new[] { "n1", "n2", "n3" }) Answer(scenario, node, DirectiveKind.ApplyConfig, new ParametersSet(2, ["shared_buffers"]));
         scenario.Append(new RollingRestartRequested("r1", "test") { By = Initiator.User("bob"), CorrelationId = "r1" });
         scenario.Append(new FailoverPaused("night") { By = Initiator.User("bob"), CorrelationId = "p" });
         Assert.Equal("rolling restart r1 waits: cluster demo is paused (night)", ParameterRollout.Next(scenario.State, AllUp, Coordinator(1))!.Why);
         scenario.Append(new FailoverResumed("day") { By = Initiator.User("bob"), CorrelationId = "p" });
 
         Apply(scenario, ParameterRollout.Next(scenario.State, AllUp, Coordinator(2)));
-        Answer(scenario, "n2", DirectiveKind.Restart, "pg_ctl start failed for node n2: could not map shared memory", success: false);
+        Failed(scenario, "n2", DirectiveKind.Restart, "pg_ctl start failed for node n2: could not map shared memory");
         var failed = Assert.IsType<RollingRestartFailed>(Assert.Single(ParameterRollout.Next(scenario.State, AllUp, Coordinator(3))!.Events));
         Assert.Equal("RESTART of n2 failed: pg_ctl start failed for node n2: could not map shared memory", failed.Reason);
     }
@@ -161,7 +159,7 @@ public sealed class rolling_out_parameters
         var scenario = Scenario.Bootstrapped(nodes: 1).Append(new PostgresParametersChanged(new Dictionary<string, string?> { ["max_connections"] = "200" }, ["max_connections"]) { By = Initiator.User("bob"), CorrelationId = "p" });
         var up = Streaming("n1", "n1");
         Apply(scenario, ParameterRollout.Next(scenario.State, up, Coordinator()));
-        Answer(scenario, "n1", DirectiveKind.ApplyConfig, ParameterDirective.Answer("applied", 2, ["max_connections"]));
+        Answer(scenario, "n1", DirectiveKind.ApplyConfig, new ParametersSet(2, ["max_connections"]));
         scenario.Append(new RollingRestartRequested("r1", "test") { By = Initiator.User("bob"), CorrelationId = "r1" });
         var failed = Assert.IsType<RollingRestartFailed>(Assert.Single(ParameterRollout.Next(scenario.State, up, Coordinator(1))!.Events));
         Assert.Equal("the primary n1 needs a restart for max_connections but no restarted replica can take over from it", failed.Reason);

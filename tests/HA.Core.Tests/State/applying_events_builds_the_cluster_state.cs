@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.State;
 
@@ -73,7 +74,7 @@ public sealed class applying_events_builds_the_cluster_state
         Assert.True(scenario.State.Paused);
         Assert.Equal("user alice", scenario.State.PausedBy);
 
-        scenario.Append(new DirectiveIssued("d1", "n2", DirectiveKind.Checkpoint, 1, 7, DateTimeOffset.MaxValue, new Dictionary<string, string>()) { By = Coordinator, CorrelationId = "x" }, token: 7);
+        scenario.Append(new DirectiveIssued("d1", "n2", DirectiveKind.Checkpoint, 1, 7, DateTimeOffset.MaxValue, new Checkpoint()) { By = Coordinator, CorrelationId = "x" }, token: 7);
         Assert.Equal(DirectiveKind.Checkpoint, scenario.State.PendingDirectives["d1"].Kind);
         scenario.Append(new DirectiveSucceeded("d1", "n2", TimeSpan.FromMilliseconds(12), "checkpoint done") { By = Initiator.Agent("n2"), CorrelationId = "x" });
         Assert.Empty(scenario.State.PendingDirectives);

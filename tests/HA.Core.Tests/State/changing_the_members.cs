@@ -1,3 +1,4 @@
+using HA.Core.Directives;
 using HA.Core.Events;
 using HA.Core.State;
 
@@ -43,7 +44,7 @@ public sealed class changing_the_members
     public void a_node_that_left_takes_its_pending_directives_with_it_and_may_join_again()
     {
         var scenario = Scenario.Bootstrapped();
-        scenario.Append(new DirectiveIssued("d1", "n3", DirectiveKind.Repoint, 1, 1, DateTimeOffset.MaxValue, new Dictionary<string, string> { ["upstream"] = "n1" }) { By = Scenario.Coordinator, CorrelationId = "r" });
+        scenario.Append(new DirectiveIssued("d1", "n3", DirectiveKind.Repoint, 1, 1, DateTimeOffset.MaxValue, new Repoint("n1")) { By = Scenario.Coordinator, CorrelationId = "r" });
         scenario.Append(Leave("n3"));
         Assert.Equal(["n1", "n2"], scenario.State.Nodes.Keys);
         Assert.Empty(scenario.State.PendingDirectives);
