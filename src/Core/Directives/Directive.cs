@@ -26,7 +26,7 @@ public abstract record Directive
     /// <summary>The JSON property that names the record (shared by <see cref="DirectiveOutcome"/>).</summary>
     public const string Discriminator = "$type";
 
-    /// <summary>The kind as the log and the metrics name it (two records share APPLY_CONFIG).</summary>
+    /// <summary>The kind as the log and the metrics name it (two records share APPLY_CONFIG); not stored: "$type" says it (System.Text.Json does not inherit [JsonIgnore], so each override repeats it).</summary>
     [JsonIgnore]
     public abstract DirectiveKind Kind { get; }
 }
@@ -34,6 +34,7 @@ public abstract record Directive
 /// <summary>FENCE: stop accepting writes now (DESIGN §3.1).</summary>
 public sealed record Fence : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Fence;
 }
 
@@ -44,42 +45,49 @@ public sealed record Fence : Directive
 /// </summary>
 public sealed record Promote(string? SynchronousStandbyNames, string? AfterLsn = null) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Promote;
 }
 
 /// <summary>DEMOTE: clean stop, then start as a standby of <paramref name="Upstream"/> (planned switchover).</summary>
 public sealed record Demote(string Upstream) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Demote;
 }
 
 /// <summary>REPOINT: stream from <paramref name="Upstream"/>.</summary>
 public sealed record Repoint(string Upstream) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Repoint;
 }
 
 /// <summary>REWIND: pg_rewind against <paramref name="Upstream"/>, a new base backup from it when that fails.</summary>
 public sealed record Rewind(string Upstream) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Rewind;
 }
 
 /// <summary>REINITIALIZE: a new base backup from <paramref name="Upstream"/>.</summary>
 public sealed record Reinitialize(string Upstream) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Reinitialize;
 }
 
 /// <summary>CHECKPOINT: before a planned demotion, so its shutdown checkpoint is short.</summary>
 public sealed record Checkpoint : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Checkpoint;
 }
 
 /// <summary>APPLY_CONFIG of the primary's synchronous_standby_names (answered with the LSN from which it is in effect).</summary>
 public sealed record ApplySynchronousStandbys(string Value) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.ApplyConfig;
 }
 
@@ -90,6 +98,7 @@ public sealed record ApplySynchronousStandbys(string Value) : Directive
 /// </summary>
 public sealed record ApplyParameters(IReadOnlyDictionary<string, string> Desired, IReadOnlyList<string> Reset, long Version) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.ApplyConfig;
 
     // Collections compare by content: the same set is the same directive.
@@ -103,5 +112,6 @@ public sealed record ApplyParameters(IReadOnlyDictionary<string, string> Desired
 /// <summary>RESTART of a standby so that parameters pending a restart take effect; it runs with <paramref name="ParametersVersion"/>.</summary>
 public sealed record Restart(long ParametersVersion) : Directive
 {
+    [JsonIgnore]
     public override DirectiveKind Kind => DirectiveKind.Restart;
 }
