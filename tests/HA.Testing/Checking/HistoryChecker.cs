@@ -247,10 +247,11 @@ public static class HistoryChecker
     /// directives) never decrease; a PROMOTE is issued only once the node that was writing is fenced —
     /// within a failover, a NodeFenced for its old primary since that node last became primary; outside
     /// one, a NodeFenced or a succeeded DEMOTE of the current primary (§3.1); each answer
-    /// (DirectiveSucceeded/DirectiveFailed) is for a directive issued earlier to the same node and is the
-    /// only one; at most one failover is in progress; and replaying the whole stream with
+    /// (DirectiveSucceeded, DirectiveFailed or DirectiveExpired) is for a directive issued earlier to the same
+    /// node and is the only one; at most one failover is in progress; and replaying the whole stream with
     /// <see cref="ClusterState.Replay"/> gives <paramref name="finalState"/>'s Primary, PrimaryTerm and
-    /// Version. Directives have no "expired" event in src/Core: an unanswered directive is not a violation.
+    /// Version. A directive still unanswered is not a violation. Directives are told apart by their kind,
+    /// never by the text of an answer.
     /// </summary>
     public static IReadOnlyList<Violation> EventLog(IReadOnlyList<RecordedEvent> events, ClusterState? finalState = null)
     {
