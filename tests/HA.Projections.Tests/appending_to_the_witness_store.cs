@@ -18,7 +18,7 @@ public sealed class appending_to_the_witness_store(TestWitness witness)
         Assert.Equal(3, state.Version);
         Assert.Equal(3, await store.VersionAsync("demo"));
         Assert.Equal(3, (await store.StateAsync("demo")).Version);
-        var routing = await store.RoutingAsync("demo");
+        var routing = RoutingTable.From(await store.RoutingAsync("demo"), maxReplicaLagBytes: 16 * 1024 * 1024);
         Assert.Equal("n1", routing.Primary?.Node);
         Assert.Equal(["n2"], routing.Replicas.Where(r => r.ServesReads).Select(r => r.Node));
         Assert.Equal($"lag {1 << 30} bytes exceeds {16 * 1024 * 1024}", routing.Replicas.Single(r => r.Node == "n3").ExcludedBecause);

@@ -21,6 +21,9 @@ public sealed class replaying_a_stream_written_by_an_earlier_pgha(TestWitness wi
     private const string Stream = "TestData/cluster-stream-ef2900c.jsonl";
     private const string Facts = "TestData/cluster-facts-ef2900c.json";
 
+    /// <summary>The proxy.max_replica_lag the facts' routing tables were computed with (the default).</summary>
+    private const long MaxReplicaLag = 16 * 1024 * 1024;
+
     /// <summary>The versions whose state, found by time travel (by time and by version), is compared as well.</summary>
     private static readonly long[] Milestones = [8, 20, 31, 39, 50, 57];
 
@@ -60,12 +63,12 @@ public sealed class replaying_a_stream_written_by_an_earlier_pgha(TestWitness wi
         {
             var byVersion = await store.StateAtAsync(cluster, version: version);
             var byTime = await store.StateAtAsync(cluster, at: events.Single(e => e.Version == version).At);
-            milestones.Add(new MilestoneFacts(version, State(byVersion.State), Routing(byVersion.Routing), byTime.State.Version, State(byTime.State) == State(byVersion.State)));
+            milestones.Add(new MilestoneFacts(version, State(byVersion.State), Routing(RoutingTable.From(byVersion.Routing, MaxReplicaLag)), byTime.State.Version, State(byTime.State) == State(byVersion.State)));
         }
         return new ClusterFacts(
             State(live),
             State(replayed) == State(live),
-            Routing(await store.RoutingAsync(cluster)),
+            Routing(RoutingTable.From(await store.RoutingAsync(cluster), MaxReplicaLag)),
             events.Select(e => $"{e.Version.ToString(CultureInfo.InvariantCulture)}  {e.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture)}  {EventLine.Describe(e)}").ToList(),
             milestones);
     }
