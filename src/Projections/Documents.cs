@@ -27,11 +27,15 @@ public sealed class NodeDocument
     public static string IdFor(string cluster, string node) => $"{cluster}/{node}";
 }
 
-/// <summary>The routing table as stored: <see cref="RoutingTable"/> keyed by cluster name.</summary>
+/// <summary>
+/// The routing facts as stored, keyed by cluster name. Readers apply their own limits
+/// (<see cref="RoutingTable.From(RoutingFacts, long)"/>); a document written before the facts were
+/// stored has none (it held a table with one appender's limit applied) until the next append.
+/// </summary>
 public sealed class RoutingDocument
 {
     public string Id { get; set; } = "";
-    public RoutingTable Table { get; set; } = null!;
+    public RoutingFacts? Facts { get; set; }
 }
 
 /// <summary>What the change notification says: which cluster moved to which version and term.</summary>

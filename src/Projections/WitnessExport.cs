@@ -1,13 +1,11 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using HA.Core.Errors;
 using HA.Core.Events;
 using HA.Core.State;
+using JasperFx.Events;
 using Marten;
 using Marten.Services;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace HA.Projections;
 
@@ -21,26 +19,23 @@ public sealed partial class WitnessStore
     public async Task<long> ExportAsync(string cluster, Stream output, CancellationToken cancellationToken = default)
     {
         var live = await StateAsync(cluster, cancellationToken).ConfigureAwait(false);
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT version, timestamp, headers->>'{FencingTokenHeader}', type, correlation_id, data::text FROM {Schema}.mt_events WHERE stream_id = @key ORDER BY version");
-        command.Parameters.AddWithValue("key", ClusterState.StreamKey(cluster));
+        var serializer = _store.Options.Serializer();
         long count = 0;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var buffer = new MemoryStream();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var e in RawEventsAsync(cluster, 0, live.Version, cancellationToken).ConfigureAwait(false))
         {
             buffer.SetLength(0);
             using (var json = new Utf8JsonWriter(buffer))
             {
                 json.WriteStartObject();
                 json.WriteString("cluster", cluster);
-                json.WriteNumber("version", reader.GetInt64(0));
-                json.WriteString("at", ToUtc(reader.GetDateTime(1)));
-                if (!reader.IsDBNull(2)) json.WriteNumber("fencing_token", long.Parse(reader.GetString(2), CultureInfo.InvariantCulture));
-                json.WriteString("type", reader.GetString(3));
-                if (!reader.IsDBNull(4)) json.WriteString("correlation_id", reader.GetString(4));
+                json.WriteNumber("version", e.Version);
+                json.WriteString("at", e.Timestamp.ToUniversalTime());
+                if (EventHeaders.FencingToken(e) is { } token) json.WriteNumber("fencing_token", token);
+                json.WriteString("type", e.EventTypeName);
+                if (e.CorrelationId is { } correlation) json.WriteString("correlation_id", correlation);
                 json.WritePropertyName("event");
-                json.WriteRawValue(reader.GetString(5));
+                json.WriteRawValue(serializer.ToJson(e.Data));
                 json.WriteEndObject();
             }
             buffer.WriteByte((byte)'\n');
@@ -82,7 +77,8 @@ public sealed partial class WitnessStore
                 var data = (ClusterEvent)serializer.FromJson(type, new MemoryStream(Encoding.UTF8.GetBytes(root.GetProperty("event").GetRawText())));
                 long? token = root.TryGetProperty("fencing_token", out var t) ? t.GetInt64() : null;
                 string? correlation = root.TryGetProperty("correlation_id", out var c) ? c.GetString() : null;
-                lines.Add((version, root.GetProperty("at").GetDateTimeOffset(), token, correlation, data));
+                var at = root.GetProperty("at").GetDateTimeOffset();
+                lines.Add((version, at, token, correlation, data));
             }
             catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
             {
@@ -94,12 +90,12 @@ public sealed partial class WitnessStore
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var existing = await StreamVersionForUpdateAsync(connection, transaction, key, cancellationToken).ConfigureAwait(false);
+        await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction, false));
+        var existing = (await session.Events.FetchForExclusiveWriting<StreamHead>(key, cancellationToken).ConfigureAwait(false)).CurrentVersion ?? 0;
         if (existing > 0) throw new OperatorError($"cluster {cluster} already has {existing} events in this witness store; import only into a store without it");
 
-        await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction, false));
         var state = new ClusterState { Cluster = cluster, Id = key };
-        var built = new List<JasperFx.Events.IEvent>(lines.Count);
+        var built = new List<IEvent>(lines.Count);
         foreach (var (version, at, token, correlation, e) in lines)
         {
             var problem = state.Check(e, token);
@@ -108,24 +104,14 @@ public sealed partial class WitnessStore
             state.Apply(e, new EventStamp(version, at, token));
             if (state.Version / Options.SnapshotEvery > before / Options.SnapshotEvery)
                 session.Store(new ClusterSnapshot { Id = ClusterSnapshot.IdFor(cluster, state.Version), Cluster = cluster, Version = state.Version, At = at, State = Clone(state) });
-            var ev = Build(session, e, token);
+            // The original time, kept through Marten's own event metadata (a Rich append keeps it).
+            var ev = Build(session, e, token, at);
             if (correlation is not null) ev.CorrelationId = correlation;
             built.Add(ev);
         }
-        session.Events.StartStream(key, built);
+        session.Events.StartStream<StreamHead>(key, built);
         StoreProjections(session, state, versionBefore: 0);
         await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-
-        // Quick appends stamp the import's own time: put the original times back, in the same transaction.
-        await using (var restore = new NpgsqlCommand(
-            $"UPDATE {Schema}.mt_events AS e SET timestamp = v.at FROM unnest(@versions, @ats) AS v(version, at) WHERE e.stream_id = @key AND e.version = v.version",
-            connection, transaction))
-        {
-            restore.Parameters.AddWithValue("key", key);
-            restore.Parameters.Add(new NpgsqlParameter("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = lines.Select(l => l.Version).ToArray() });
-            restore.Parameters.Add(new NpgsqlParameter("ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = lines.Select(l => l.At.UtcDateTime).ToArray() });
-            await restore.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
         await NotifyAsync(connection, transaction, state, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         Changed?.Invoke(new ClusterChanged(cluster, state.Version, state.Term, state.Primary));

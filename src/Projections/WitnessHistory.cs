@@ -5,7 +5,7 @@ using HA.Core.Events;
 using HA.Core.History;
 using HA.Core.State;
 using Marten;
-using Npgsql;
+using JasperFx.Events;
 
 namespace HA.Projections;
 
@@ -40,32 +40,38 @@ public sealed partial class WitnessStore
             throw new OperatorError($"unknown event type '{unknownType}' (known: {string.Join(", ", EventTypes.Names.Order())})");
         if (filter.Since > filter.Until) throw new OperatorError($"since ({filter.Since:o}) is after until ({filter.Until:o})");
 
-        var where = new StringBuilder("stream_id = @key");
-        var parameters = new List<NpgsqlParameter> { new("key", ClusterState.StreamKey(cluster)) };
-        if (filter.Since is { } since) { where.Append(" AND timestamp >= @since"); parameters.Add(new NpgsqlParameter("since", since.UtcDateTime)); }
-        if (filter.Until is { } until) { where.Append(" AND timestamp <= @until"); parameters.Add(new NpgsqlParameter("until", until.UtcDateTime)); }
-        if (filter.AfterVersion is { } after) { where.Append(" AND version > @after"); parameters.Add(new NpgsqlParameter("after", after)); }
-        if (filter.Types is { Count: > 0 } types) { where.Append(" AND type = ANY(@types)"); parameters.Add(new NpgsqlParameter("types", types.ToArray())); }
-        if (filter.CorrelationId is { } correlation) { where.Append(" AND correlation_id = @correlation"); parameters.Add(new NpgsqlParameter("correlation", correlation)); }
-        if (filter.Node is { } node)
+        if (filter.Node is { } node && !state.Nodes.ContainsKey(node) && !await EverMentionedAsync(cluster, node, cancellationToken).ConfigureAwait(false))
+            throw new OperatorError($"unknown node '{node}' in cluster {cluster} (members: {string.Join(", ", state.Nodes.Keys)})");
+
+        var key = ClusterState.StreamKey(cluster);
+        var types = filter.Types is { Count: > 0 } t ? t.ToArray() : null;
+        var events = new List<RecordedEvent>();
+        // Marten's event query filters on its own columns; the node filter (which nodes an event
+        // concerns) is applied here, page by page, until the page is full.
+        for (var after = filter.AfterVersion ?? 0; events.Count <= filter.Limit;)
         {
-            if (!state.Nodes.ContainsKey(node) && !await EverMentionedAsync(cluster, node, cancellationToken).ConfigureAwait(false))
-                throw new OperatorError($"unknown node '{node}' in cluster {cluster} (members: {string.Join(", ", state.Nodes.Keys)})");
-            where.Append(" AND (',' || (headers->>'nodes') || ',') LIKE '%,' || @node || ',%'");
-            parameters.Add(new NpgsqlParameter("node", node));
+            await using var session = _store.QuerySession();
+            var query = session.Events.QueryAllRawEvents().Where(e => e.StreamKey == key && e.Version > after);
+            if (filter.Since is { } since) query = query.Where(e => e.Timestamp >= since);
+            if (filter.Until is { } until) query = query.Where(e => e.Timestamp <= until);
+            if (types is not null) query = query.Where(e => e.EventTypeName.IsOneOf(types));
+            if (filter.CorrelationId is { } correlation) query = query.Where(e => e.CorrelationId == correlation);
+            var batch = await query.OrderBy(e => e.Version).Take(filter.Node is null ? filter.Limit + 1 : ReadPage).ToListAsync(cancellationToken).ConfigureAwait(false);
+            events.AddRange(batch.Select(e => Recorded(cluster, e)).Where(e => filter.Node is null || EventTypes.NodesOf(e.Event).Contains(filter.Node)));
+            if (batch.Count < (filter.Node is null ? filter.Limit + 1 : ReadPage)) break;
+            after = batch[^1].Version;
         }
-        var events = await ReadEventsAsync(cluster, where.ToString(), parameters, filter.Limit + 1, cancellationToken).ConfigureAwait(false);
         return events.Count > filter.Limit
             ? new HistoryPage(events.Take(filter.Limit).ToList(), events[filter.Limit - 1].Version)
             : new HistoryPage(events, null);
     }
 
     /// <summary>
-    /// The cluster state and routing table as they were at <paramref name="at"/> (the last event at or
+    /// The cluster state and routing facts as they were at <paramref name="at"/> (the last event at or
     /// before it) or right after stream version <paramref name="version"/>: from the nearest snapshot,
     /// replaying the events after it.
     /// </summary>
-    public async Task<(ClusterState State, RoutingTable Routing)> StateAtAsync(string cluster, DateTimeOffset? at = null, long? version = null, CancellationToken cancellationToken = default)
+    public async Task<(ClusterState State, RoutingFacts Routing)> StateAtAsync(string cluster, DateTimeOffset? at = null, long? version = null, CancellationToken cancellationToken = default)
     {
         if (at is null == version is null) throw new OperatorError("give either a time (at) or a stream version, not both and not neither");
         var live = await StateAsync(cluster, cancellationToken).ConfigureAwait(false);
@@ -83,21 +89,21 @@ public sealed partial class WitnessStore
             // Times never decrease along a stream, so the snapshots around T bound the search to the
             // events between them: a short index range scan instead of a scan of the whole stream.
             await using var bounds = _store.QuerySession();
-            var from = await bounds.Query<ClusterSnapshot>().Where(s => s.Cluster == cluster && s.At <= at!.Value)
+            var first = await bounds.Query<ClusterSnapshot>().Where(s => s.Cluster == cluster && s.At <= at!.Value)
                 .OrderByDescending(s => s.Version).Select(s => s.Version).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
             var beyond = await bounds.Query<ClusterSnapshot>().Where(s => s.Cluster == cluster && s.At > at!.Value)
                 .OrderBy(s => s.Version).Select(s => s.Version).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = _dataSource.CreateCommand(
-                $"SELECT max(version) FROM {Schema}.mt_events WHERE stream_id = @key AND version >= @from AND version <= @to AND timestamp <= @at");
-            command.Parameters.AddWithValue("key", ClusterState.StreamKey(cluster));
-            command.Parameters.AddWithValue("from", Math.Max(from, 1));
-            command.Parameters.AddWithValue("to", beyond == 0 ? live.Version : beyond);
-            command.Parameters.AddWithValue("at", at!.Value.UtcDateTime);
-            target = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long found ? found : 0;
+            var to = beyond == 0 ? live.Version : beyond;
+            var from = Math.Max(first, 1);
+            var key = ClusterState.StreamKey(cluster);
+            var last = await bounds.Events.QueryAllRawEvents()
+                .Where(e => e.StreamKey == key && e.Version >= from && e.Version <= to && e.Timestamp <= at!.Value)
+                .OrderByDescending(e => e.Version).Take(1).ToListAsync(cancellationToken).ConfigureAwait(false);
+            target = last.Count == 1 ? last[0].Version : 0;
             if (target == 0) throw new HistoryRangeError($"cluster {cluster} did not exist at {at:O}: its history starts at {live.BootstrappedAt:O}");
         }
 
-        if (target == live.Version) return (live, RoutingTable.From(live, Options.MaxReplicaLagBytes));
+        if (target == live.Version) return (live, RoutingFacts.From(live));
         await using var session = _store.QuerySession();
         var snapshot = await session.Query<ClusterSnapshot>()
             .Where(s => s.Cluster == cluster && s.Version <= target)
@@ -105,23 +111,26 @@ public sealed partial class WitnessStore
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         var state = snapshot?.State ?? new ClusterState { Cluster = cluster, Id = ClusterState.StreamKey(cluster) };
         await foreach (var e in StreamAsync(cluster, state.Version, target, cancellationToken).ConfigureAwait(false)) state.Apply(e.Event, e.Stamp);
-        return (state, RoutingTable.From(state, Options.MaxReplicaLagBytes));
+        return (state, RoutingFacts.From(state));
     }
 
     /// <summary>The story of one failover: trigger, candidates and reasons, directives with outcomes and durations.</summary>
     public async Task<FailoverStory> ExplainFailoverAsync(string cluster, string failoverId, CancellationToken cancellationToken = default)
     {
         await StateAsync(cluster, cancellationToken).ConfigureAwait(false);
-        var started = await ReadEventsAsync(cluster, "stream_id = @key AND type = 'failover_started' AND data->>'failoverId' = @id",
-            [new("key", ClusterState.StreamKey(cluster)), new("id", failoverId)], 1, cancellationToken).ConfigureAwait(false);
+        var key = ClusterState.StreamKey(cluster);
+        await using var session = _store.QuerySession();
+        var failovers = (await session.Events.QueryAllRawEvents().Where(e => e.StreamKey == key && e.EventTypeName == FailoverStartedType)
+            .OrderBy(e => e.Version).ToListAsync(cancellationToken).ConfigureAwait(false)).Select(e => Recorded(cluster, e)).ToList();
+        var started = failovers.Where(e => ((FailoverStarted)e.Event).FailoverId == failoverId).Take(1).ToList();
         if (started.Count == 0)
         {
-            var recent = await ReadEventsAsync(cluster, "stream_id = @key AND type = 'failover_started'", [new("key", ClusterState.StreamKey(cluster))], 1000, cancellationToken).ConfigureAwait(false);
-            throw new OperatorError($"cluster {cluster} has no failover '{failoverId}'" + (recent.Count == 0 ? " (it never failed over)" :
-                $" (its failovers: {string.Join(", ", recent.TakeLast(10).Select(r => ((FailoverStarted)r.Event).FailoverId))})"));
+            throw new OperatorError($"cluster {cluster} has no failover '{failoverId}'" + (failovers.Count == 0 ? " (it never failed over)" :
+                $" (its failovers: {string.Join(", ", failovers.TakeLast(10).Select(r => ((FailoverStarted)r.Event).FailoverId))})"));
         }
-        var operation = await ReadEventsAsync(cluster, "stream_id = @key AND correlation_id = @correlation",
-            [new("key", ClusterState.StreamKey(cluster)), new("correlation", started[0].Event.CorrelationId)], int.MaxValue, cancellationToken).ConfigureAwait(false);
+        var correlation = started[0].Event.CorrelationId;
+        var operation = (await session.Events.QueryAllRawEvents().Where(e => e.StreamKey == key && e.CorrelationId == correlation)
+            .OrderBy(e => e.Version).ToListAsync(cancellationToken).ConfigureAwait(false)).Select(e => Recorded(cluster, e)).ToList();
         return FailoverStory.From(failoverId, operation)!;
     }
 
@@ -149,6 +158,7 @@ public sealed partial class WitnessStore
             if (state.Version / Options.SnapshotEvery > before / Options.SnapshotEvery)
                 session.Store(new ClusterSnapshot { Id = ClusterSnapshot.IdFor(cluster, state.Version), Cluster = cluster, Version = state.Version, At = e.At, State = Clone(state) });
         }
+        session.Store(state);
         StoreProjections(session, state, versionBefore: 0);
         await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         return state;
@@ -157,14 +167,25 @@ public sealed partial class WitnessStore
     private ClusterState Clone(ClusterState state) =>
         (ClusterState)_store.Options.Serializer().FromJson(typeof(ClusterState), new MemoryStream(Encoding.UTF8.GetBytes(_store.Options.Serializer().ToJson(state))));
 
+    private const int ReadPage = 5000;
+    private static readonly string FailoverStartedType = EventTypes.NameOf(typeof(FailoverStarted));
+
     /// <summary>Events with version in (<paramref name="afterVersion"/>, <paramref name="toVersion"/>], in pages.</summary>
     private async IAsyncEnumerable<RecordedEvent> StreamAsync(string cluster, long afterVersion, long toVersion, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        const int page = 5000;
+        await foreach (var e in RawEventsAsync(cluster, afterVersion, toVersion, cancellationToken).ConfigureAwait(false)) yield return Recorded(cluster, e);
+    }
+
+    /// <summary>Marten's events with version in (<paramref name="afterVersion"/>, <paramref name="toVersion"/>], in stream order, read a page at a time.</summary>
+    private async IAsyncEnumerable<IEvent> RawEventsAsync(string cluster, long afterVersion, long toVersion, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var key = ClusterState.StreamKey(cluster);
         for (var from = afterVersion; from < toVersion;)
         {
-            var events = await ReadEventsAsync(cluster, "stream_id = @key AND version > @from AND version <= @to",
-                [new("key", ClusterState.StreamKey(cluster)), new("from", from), new("to", Math.Min(toVersion, from + page))], page, cancellationToken).ConfigureAwait(false);
+            var to = Math.Min(toVersion, from + ReadPage);
+            IReadOnlyList<IEvent> events;
+            await using (var session = _store.QuerySession())
+                events = await session.Events.FetchStreamAsync(key, version: to, fromVersion: from + 1, token: cancellationToken).ConfigureAwait(false);
             foreach (var e in events) yield return e;
             if (events.Count == 0) yield break;
             from = events[^1].Version;
@@ -174,32 +195,12 @@ public sealed partial class WitnessStore
     /// <summary>Whether any event of <paramref name="cluster"/> ever concerned <paramref name="node"/> (a member now or before).</summary>
     public async Task<bool> EverMentionedAsync(string cluster, string node, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT EXISTS (SELECT 1 FROM {Schema}.mt_events WHERE stream_id = @key AND (',' || (headers->>'nodes') || ',') LIKE '%,' || @node || ',%')");
-        command.Parameters.AddWithValue("key", ClusterState.StreamKey(cluster));
-        command.Parameters.AddWithValue("node", node);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        var live = await StateAsync(cluster, cancellationToken).ConfigureAwait(false);
+        await foreach (var e in RawEventsAsync(cluster, 0, live.Version, cancellationToken).ConfigureAwait(false))
+            if (EventTypes.NodesOf((ClusterEvent)e.Data).Contains(node)) return true;
+        return false;
     }
 
-    private async Task<List<RecordedEvent>> ReadEventsAsync(string cluster, string where, List<NpgsqlParameter> parameters, int limit, CancellationToken cancellationToken)
-    {
-        var sql = $"SELECT version, seq_id, timestamp, headers->>'{FencingTokenHeader}', type, data::text FROM {Schema}.mt_events WHERE {where} ORDER BY version"
-            + (limit == int.MaxValue ? "" : $" LIMIT {limit.ToString(CultureInfo.InvariantCulture)}");
-        await using var command = _dataSource.CreateCommand(sql);
-        command.Parameters.AddRange(parameters.ToArray());
-        var serializer = _store.Options.Serializer();
-        var events = new List<RecordedEvent>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var typeName = reader.GetString(4);
-            var type = EventTypes.TypeOf(typeName) ?? throw new InvalidOperationException($"event type '{typeName}' at version {reader.GetInt64(0)} of cluster {cluster} is unknown to this pgha version");
-            var data = (ClusterEvent)serializer.FromJson(type, new MemoryStream(Encoding.UTF8.GetBytes(reader.GetString(5))));
-            long? token = reader.IsDBNull(3) ? null : long.Parse(reader.GetString(3), CultureInfo.InvariantCulture);
-            events.Add(new RecordedEvent(cluster, reader.GetInt64(0), reader.GetInt64(1), ToUtc(reader.GetDateTime(2)), token, data));
-        }
-        return events;
-    }
-
-    private static DateTimeOffset ToUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    private static RecordedEvent Recorded(string cluster, IEvent e) =>
+        new(cluster, e.Version, e.Sequence, e.Timestamp.ToUniversalTime(), EventHeaders.FencingToken(e), (ClusterEvent)e.Data);
 }

@@ -5,6 +5,7 @@ using HA.Core.History;
 using HA.Core.State;
 using JasperFx;
 using JasperFx.Events;
+using JasperFx.Events.Projections;
 using Marten;
 using Marten.Exceptions;
 using Marten.Services;
@@ -52,7 +53,7 @@ public sealed partial class WitnessStore : IAsyncDisposable
     /// <summary>Connects, creates or updates the schema, and returns the store.</summary>
     public static async Task<WitnessStore> OpenAsync(WitnessStoreOptions options, CancellationToken cancellationToken = default)
     {
-        // Quick appends write now() at time zone 'utc' into a timestamptz: only right when the session is UTC.
+        // Times come back from the database as UTC whatever the server's time zone.
         var connectionString = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Timezone = "UTC" }.ConnectionString;
         var dataSource = NpgsqlDataSource.Create(connectionString);
         var store = DocumentStore.For(opts =>
@@ -61,7 +62,10 @@ public sealed partial class WitnessStore : IAsyncDisposable
             opts.DatabaseSchemaName = options.Schema;
             opts.Events.DatabaseSchemaName = options.Schema;
             opts.Events.StreamIdentity = StreamIdentity.AsString;
-            opts.Events.AppendMode = EventAppendMode.Quick;
+            // Rich appends keep the timestamp each event is given: the database's clock, read in the
+            // append's transaction (DatabaseClockAsync). Quick appends would stamp the transaction's
+            // start, read before the stream lock is taken.
+            opts.Events.AppendMode = EventAppendMode.Rich;
             opts.Events.UseExclusiveLockOnConcurrentAppends = true;
             opts.Events.MetadataConfig.HeadersEnabled = true;
             opts.Events.MetadataConfig.CorrelationIdEnabled = true;
@@ -69,6 +73,8 @@ public sealed partial class WitnessStore : IAsyncDisposable
             opts.UseSystemTextJsonForSerialization(Weasel.Core.EnumStorage.AsString, Weasel.Core.Casing.CamelCase);
             opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
             opts.Schema.For<ClusterState>().Identity(s => s.Id);
+            opts.Schema.For<StreamHead>().Identity(h => h.Id);
+            opts.Projections.Add(new StreamHeadProjection(), ProjectionLifecycle.Inline);
             opts.Schema.For<RoutingDocument>().Identity(r => r.Id);
             opts.Schema.For<PrimaryPositionDocument>().Identity(p => p.Id);
             opts.Schema.For<NodeDocument>().Identity(n => n.Id).Index(n => n.Cluster);
@@ -108,15 +114,16 @@ public sealed partial class WitnessStore : IAsyncDisposable
         var key = ClusterState.StreamKey(cluster);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-
-        // Serialise appenders of this stream: the row lock is held until commit.
-        var current = await StreamVersionForUpdateAsync(connection, transaction, key, cancellationToken).ConfigureAwait(false);
-        if (current != expectedVersion) throw new WitnessConcurrencyException(cluster, expectedVersion, current);
-
         await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction, false));
+
+        // Marten's exclusive fetch: the stream stays locked until commit, so appenders of one stream
+        // take turns, and the version read here is the one this append follows.
+        var stream = await session.Events.FetchForExclusiveWriting<StreamHead>(key, cancellationToken).ConfigureAwait(false);
+        var current = stream.CurrentVersion ?? 0;
+        if (current != expectedVersion) throw new WitnessConcurrencyException(cluster, expectedVersion, current);
         var state = current == 0 ? new ClusterState { Cluster = cluster, Id = key } : await session.LoadAsync<ClusterState>(key, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"cluster {cluster} has events but no projected state; rebuild its projections");
-        var now = await StampTimeAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var now = await DatabaseClockAsync(connection, transaction, state.LastChangeAt, cancellationToken).ConfigureAwait(false);
         var before = state.Version;
         var built = new List<IEvent>(events.Count);
         foreach (var e in events)
@@ -126,17 +133,16 @@ public sealed partial class WitnessStore : IAsyncDisposable
             var problem = state.Check(e, fencingToken);
             if (problem is not null) throw new EventRejectedError(cluster, e.GetType().Name, problem);
             state.Apply(e, new EventStamp(state.Version + 1, now, fencingToken));
-            built.Add(Build(session, e, fencingToken));
+            built.Add(Build(session, e, fencingToken, now));
         }
         session.CorrelationId = events[0].CorrelationId;
-        if (current == 0) session.Events.StartStream(key, built);
-        else session.Events.Append(key, current + events.Count, built);
+        if (current == 0) session.Events.StartStream<StreamHead>(key, built);
+        else stream.AppendMany(built);
         StoreProjections(session, state, before);
 
         try
         {
             await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            await StampAsync(connection, transaction, key, current, now, cancellationToken).ConfigureAwait(false);
             await NotifyAsync(connection, transaction, state, cancellationToken).ConfigureAwait(false);
             var afterCommit = participant is null ? null : await participant(transaction, events, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -171,9 +177,11 @@ public sealed partial class WitnessStore : IAsyncDisposable
         }
     }
 
-    private static IEvent Build(IDocumentSession session, ClusterEvent e, long? fencingToken)
+    /// <summary>Wraps an event with its metadata: the fencing token, the nodes it concerns (history's node filter), its correlation id and its time.</summary>
+    private static IEvent Build(IDocumentSession session, ClusterEvent e, long? fencingToken, DateTimeOffset at)
     {
         var built = session.Events.BuildEvent(e);
+        built.Timestamp = at;
         if (fencingToken is { } token) built.SetHeader(FencingTokenHeader, token);
         built.SetHeader(NodesHeader, string.Join(',', EventTypes.NodesOf(e)));
         built.CorrelationId = e.CorrelationId;
@@ -184,24 +192,11 @@ public sealed partial class WitnessStore : IAsyncDisposable
     private void StoreProjections(IDocumentSession session, ClusterState state, long versionBefore)
     {
         session.Store(state);
-        session.Store(new RoutingDocument { Id = state.Cluster, Table = RoutingTable.From(state, Options.MaxReplicaLagBytes) });
+        session.Store(new RoutingDocument { Id = state.Cluster, Facts = RoutingFacts.From(state) });
         foreach (var node in state.Nodes.Values.Where(n => n.LastChangeVersion > versionBefore || versionBefore == 0))
             session.Store(new NodeDocument { Id = NodeDocument.IdFor(state.Cluster, node.Name), Cluster = state.Cluster, ClusterVersion = state.Version, Node = node });
         if (state.Version / Options.SnapshotEvery > versionBefore / Options.SnapshotEvery)
             session.Store(new ClusterSnapshot { Id = ClusterSnapshot.IdFor(state.Cluster, state.Version), Cluster = state.Cluster, Version = state.Version, At = state.LastChangeAt ?? default, State = state });
-    }
-
-    /// <summary>
-    /// Gives the events just appended the time the projections were stamped with (Marten's Quick
-    /// append stamps the transaction's start, and a new stream's first events on a path of its own).
-    /// </summary>
-    private async Task StampAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, long versionBefore, DateTimeOffset at, CancellationToken cancellationToken)
-    {
-        await using var stamp = new NpgsqlCommand($"UPDATE {Schema}.mt_events SET timestamp = @at WHERE stream_id = @key AND version > @before AND timestamp <> @at", connection, transaction);
-        stamp.Parameters.AddWithValue("at", at.UtcDateTime);
-        stamp.Parameters.AddWithValue("key", key);
-        stamp.Parameters.AddWithValue("before", versionBefore);
-        await stamp.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClusterState state, CancellationToken cancellationToken)
@@ -213,40 +208,35 @@ public sealed partial class WitnessStore : IAsyncDisposable
         await notify.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long> StreamVersionForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand($"SELECT version FROM {Schema}.mt_streams WHERE id = @id FOR UPDATE", connection, transaction);
-        command.Parameters.AddWithValue("id", key);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : 0;
-    }
-
     /// <summary>
-    /// The database time this append's events are stamped with. Read after the stream lock is held, so
-    /// along one stream the times never decrease with the version (time travel relies on it).
+    /// The database time this append's events are stamped with: one clock for the whole history,
+    /// whichever process appends. Read after the stream lock is held, so along one stream the times
+    /// never decrease with the version (time travel by time relies on it); never before
+    /// <paramref name="last"/>, the stream's last event, should the database's clock step back (a
+    /// witness failed over to a host whose clock is behind).
     /// </summary>
-    private static async Task<DateTimeOffset> StampTimeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    private static async Task<DateTimeOffset> DatabaseClockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DateTimeOffset? last, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT clock_timestamp()", connection, transaction);
         var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : (DateTimeOffset)value!;
+        var now = value is DateTime utc ? new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)) : (DateTimeOffset)value!;
+        return last is { } previous && previous > now ? previous : now;
     }
 
     /// <summary>The cluster's stream version (0 when it has no events).</summary>
     public async Task<long> VersionAsync(string cluster, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand($"SELECT version FROM {Schema}.mt_streams WHERE id = @id");
-        command.Parameters.AddWithValue("id", ClusterState.StreamKey(cluster));
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long version ? version : 0;
+        await using var session = _store.QuerySession();
+        var stream = await session.Events.FetchStreamStateAsync(ClusterState.StreamKey(cluster), cancellationToken).ConfigureAwait(false);
+        return stream?.Version ?? 0;
     }
 
-    /// <summary>Every cluster with a history in this store.</summary>
+    /// <summary>Every cluster with a history in this store (each has its projected state).</summary>
     public async Task<IReadOnlyList<string>> ClustersAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand($"SELECT id FROM {Schema}.mt_streams WHERE id LIKE 'cluster/%' ORDER BY id");
-        var clusters = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) clusters.Add(reader.GetString(0)["cluster/".Length..]);
-        return clusters;
+        await using var session = _store.QuerySession();
+        var keys = await session.Query<ClusterState>().Where(s => s.Id.StartsWith("cluster/")).OrderBy(s => s.Id).Select(s => s.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return keys.Select(k => k["cluster/".Length..]).ToList();
     }
 
     /// <summary>The live projected state; <see cref="UnknownClusterError"/> when the cluster has no history.</summary>
@@ -272,13 +262,12 @@ public sealed partial class WitnessStore : IAsyncDisposable
         return await session.LoadAsync<PrimaryPositionDocument>(cluster, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The live routing table.</summary>
-    public async Task<RoutingTable> RoutingAsync(string cluster, CancellationToken cancellationToken = default)
+    /// <summary>The live routing facts (no limit applied: see <see cref="RoutingTable.From(RoutingFacts, long)"/>).</summary>
+    public async Task<RoutingFacts> RoutingAsync(string cluster, CancellationToken cancellationToken = default)
     {
         await using var session = _store.QuerySession();
-        var document = await session.LoadAsync<RoutingDocument>(cluster, cancellationToken).ConfigureAwait(false)
-            ?? throw new UnknownClusterError(cluster, await ClustersAsync(cancellationToken).ConfigureAwait(false));
-        return document.Table;
+        var document = await session.LoadAsync<RoutingDocument>(cluster, cancellationToken).ConfigureAwait(false);
+        return document?.Facts ?? RoutingFacts.From(await StateAsync(cluster, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>One node's projected view; errors name the cluster's members when the node is unknown.</summary>

@@ -9,9 +9,6 @@ public sealed record WitnessStoreOptions
     /// <summary>The schema holding pgha's tables in the witness database (witness.schema).</summary>
     public string Schema { get; init; } = "pgha";
 
-    /// <summary>Replicas lagging more than this serve no reads in the projected routing table (proxy.max_replica_lag).</summary>
-    public long MaxReplicaLagBytes { get; init; } = 16 * 1024 * 1024;
-
     /// <summary>A state snapshot is kept every this many events, so time travel replays at most that many.</summary>
     public int SnapshotEvery { get; init; } = 1000;
 

@@ -18,7 +18,7 @@ public sealed class appending_to_the_witness_store(TestWitness witness)
         Assert.Equal(3, state.Version);
         Assert.Equal(3, await store.VersionAsync("demo"));
         Assert.Equal(3, (await store.StateAsync("demo")).Version);
-        var routing = await store.RoutingAsync("demo");
+        var routing = RoutingTable.From(await store.RoutingAsync("demo"), maxReplicaLagBytes: 16 * 1024 * 1024);
         Assert.Equal("n1", routing.Primary?.Node);
         Assert.Equal(["n2"], routing.Replicas.Where(r => r.ServesReads).Select(r => r.Node));
         Assert.Equal($"lag {1 << 30} bytes exceeds {16 * 1024 * 1024}", routing.Replicas.Single(r => r.Node == "n3").ExcludedBecause);
@@ -145,4 +145,77 @@ public sealed class appending_to_the_witness_store(TestWitness witness)
         Assert.Equal(new ClusterChanged("demo", 9, 2, "n2"), second);
         Assert.Equal([first, second], inProcess);
     }
+
+    [Fact]
+    public async Task the_stored_routing_facts_apply_no_readers_limit_and_a_replay_reproduces_them_exactly()
+    {
+        await using var store = await Given.StoreAsync(witness);
+        await store.AppendAsync("demo", 0, [Given.Bootstrap("demo")]);
+        await store.AppendAsync("demo", 1, [Given.Streaming("n2"), Given.Streaming("n3", lag: 5 * 1024 * 1024)], fencingToken: 4);
+
+        var stored = await store.RoutingAsync("demo");
+        Assert.Equal(Json(RoutingFacts.From(await store.ReplayAsync("demo"))), Json(stored));
+        Assert.Equal(["n2: 0", "n3: 5242880"], stored.Replicas.Select(r => $"{r.Node}: {r.LagBytes}"));
+
+        // Two readers with different proxy.max_replica_lag read the same facts and route differently.
+        Assert.Equal(["n2"], RoutingTable.From(stored, maxReplicaLagBytes: 1024 * 1024).Replicas.Where(r => r.ServesReads).Select(r => r.Node));
+        Assert.Equal(["n2", "n3"], RoutingTable.From(stored, maxReplicaLagBytes: 16 * 1024 * 1024).Replicas.Where(r => r.ServesReads).Select(r => r.Node));
+    }
+
+    [Fact]
+    public async Task an_append_is_never_stamped_before_the_streams_last_event()
+    {
+        // A history whose last event is an hour ahead of the database's clock (a witness that failed
+        // over to a host whose clock is behind): the next append must not go back in time.
+        await using var source = await Given.StoreAsync(witness);
+        await source.AppendAsync("demo", 0, [Given.Bootstrap("demo")]);
+        using var export = new MemoryStream();
+        await source.ExportAsync("demo", export);
+        var ahead = DateTimeOffset.UtcNow.AddHours(1);
+        var line = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Encoding.UTF8.GetString(export.ToArray()))!;
+        line["at"] = ahead.ToString("O");
+        await using var store = await Given.StoreAsync(witness);
+        await store.ImportAsync(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(line.ToJsonString() + "\n")));
+
+        await store.AppendAsync("demo", 1, [Given.Streaming("n2")]);
+
+        var events = (await store.EventsAsync("demo", new HistoryFilter())).Events;
+        Assert.Equal(ahead.UtcTicks / 10, events[0].At.UtcTicks / 10);
+        Assert.True(events[1].At >= events[0].At, $"version 2 at {events[1].At:O} is before version 1 at {events[0].At:O}");
+    }
+
+    [Fact]
+    public async Task a_participant_commits_with_the_append_and_never_without_it()
+    {
+        await using var store = await Given.StoreAsync(witness);
+        await using (var create = new Npgsql.NpgsqlConnection(store.Options.ConnectionString))
+        {
+            await create.OpenAsync();
+            await using var table = new Npgsql.NpgsqlCommand("CREATE TABLE sent (directive text)", create);
+            await table.ExecuteNonQueryAsync();
+        }
+        var flushed = 0;
+        AppendParticipant Sending(bool fail) => async (transaction, events, cancellationToken) =>
+        {
+            await using var insert = new Npgsql.NpgsqlCommand("INSERT INTO sent VALUES (@d)", transaction.Connection, transaction);
+            insert.Parameters.AddWithValue("d", string.Join(",", events.Select(e => e.GetType().Name)));
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+            if (fail) throw new InvalidOperationException("the outbox failed");
+            return () => { flushed++; return Task.CompletedTask; };
+        };
+
+        await store.AppendAsync("demo", 0, [Given.Bootstrap("demo")], participant: Sending(fail: false));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.AppendAsync("demo", 1, [Given.Streaming("n2")], participant: Sending(fail: true)));
+        await Assert.ThrowsAsync<WitnessConcurrencyException>(() => store.AppendAsync("demo", 0, [Given.Streaming("n2")], participant: Sending(fail: false)));
+        await Assert.ThrowsAsync<EventRejectedError>(() => store.AppendAsync("demo", 1, [Given.Streaming("n9")], participant: Sending(fail: false)));
+
+        Assert.Equal(1, await store.VersionAsync("demo"));
+        Assert.Equal(1, flushed);
+        await using var read = new Npgsql.NpgsqlConnection(store.Options.ConnectionString);
+        await read.OpenAsync();
+        await using var sent = new Npgsql.NpgsqlCommand("SELECT string_agg(directive, ';') FROM sent", read);
+        Assert.Equal("ClusterBootstrapped", await sent.ExecuteScalarAsync());
+    }
+
+    private static string Json<T>(T value) => System.Text.Json.JsonSerializer.Serialize(value);
 }

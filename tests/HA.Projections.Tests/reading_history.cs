@@ -76,7 +76,7 @@ public sealed class reading_history(TestWitness witness)
             var (state, routing) = await store.StateAtAsync("snap", version: v);
             var expected = ClusterState.Replay(all.Take(v).Select(e => (e.Event, e.Stamp)));
             Assert.Equal(Json(expected), Json(state));
-            Assert.Equal(Json(RoutingTable.From(expected, store.Options.MaxReplicaLagBytes)), Json(routing));
+            Assert.Equal(Json(RoutingFacts.From(expected)), Json(routing));
 
             // At the time of event v: the last event at or before that time (a batch shares one time).
             var at = all[v - 1].At;

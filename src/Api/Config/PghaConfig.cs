@@ -78,7 +78,7 @@ public sealed partial record PghaConfig
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Where the witness store is (witness.connection_string, witness.schema).</summary>
-    public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema, MaxReplicaLagBytes = Proxy.MaxReplicaLag };
+    public HA.Projections.WitnessStoreOptions Witness => new() { ConnectionString = WitnessConnectionString, Schema = WitnessSchema };
 
     /// <summary>What <c>pgha run</c> needs beyond what every command needs; throws naming the first missing key.</summary>
     public PghaConfig RequireRunnable(string source)

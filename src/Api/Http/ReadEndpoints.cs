@@ -248,7 +248,7 @@ public static class ReadEndpoints
         var version = ReadQuery.Integer("version", query["version"], 1, long.MaxValue);
         if (at is not null && version is not null) throw new BadParameter("version", "give at (a time) or version (a stream version), not both");
         ClusterState state;
-        RoutingTable routing;
+        RoutingFacts routing;
         if (at is null && version is null)
         {
             state = await context.Witness.StateAsync(context.Config.Cluster, http.RequestAborted);
@@ -268,7 +268,9 @@ public static class ReadEndpoints
         return Json(new ClusterStateView(state.Cluster, state.Version, at, state.LastChangeAt, state.BootstrappedAt, state.Term, state.Primary, state.PrimaryTerm,
             state.Timeline, state.PrimaryLsn, state.Coordinator, state.CoordinatorToken, state.Paused, state.PausedReason, state.PausedBy,
             state.SynchronousMode, state.SynchronousNodeCount, state.SynchronousStandbys, state.Failover, state.Switchover,
-            [.. state.PendingDirectives.Values], state.Parameters, state.PendingRestart, [.. state.Nodes.Values], routing));
+            [.. state.PendingDirectives.Values], state.Parameters, state.PendingRestart, [.. state.Nodes.Values],
+            // The stored facts with this node's own proxy.max_replica_lag applied.
+            RoutingTable.From(routing, context.Config.Proxy.MaxReplicaLag)));
     }
 
     /// <summary>Checks a <c>node</c> filter: a member now, or one the history mentions.</summary>

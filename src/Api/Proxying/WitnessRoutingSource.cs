@@ -10,8 +10,8 @@ namespace HA.Api.Proxying;
 /// <summary>
 /// The proxy's routing table, read from the witness store: woken by the store's LISTEN/NOTIFY as soon
 /// as an append commits, and polled every <see cref="PollInterval"/> anyway (a notification sent while
-/// the listening connection was down is lost). The table is computed from the projected cluster state
-/// with this proxy's proxy.max_replica_lag, so every proxy applies its own setting.
+/// the listening connection was down is lost). The witness stores routing facts with no limit applied;
+/// this proxy applies its own proxy.max_replica_lag to them.
 /// </summary>
 public sealed class WitnessRoutingSource : IRoutingSource, IAsyncDisposable
 {
@@ -93,7 +93,7 @@ public sealed class WitnessRoutingSource : IRoutingSource, IAsyncDisposable
         RoutingTable table;
         try
         {
-            table = RoutingTable.From(await _store.StateAsync(_cluster, token).ConfigureAwait(false), _maxReplicaLag);
+            table = RoutingTable.From(await _store.RoutingAsync(_cluster, token).ConfigureAwait(false), _maxReplicaLag);
         }
         catch (Exception e) when (e is NpgsqlException or OperatorError or TimeoutException or System.Net.Sockets.SocketException)
         {
