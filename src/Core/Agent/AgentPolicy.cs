@@ -28,6 +28,7 @@ public static class AgentPolicy
         var log => !LogNamesAnotherPrimary(facts, log),
     };
 
+    /// <summary>The one thing the agent does this round, given what it observed.</summary>
     public static AgentAction Decide(AgentFacts facts) => facts.Log switch
     {
         null => BeforeBootstrap(facts),
