@@ -9,6 +9,7 @@ using HA.Agent.Postgres;
 using HA.Agent.Runtime;
 using HA.Api.Cli;
 using HA.Api.Config;
+using HA.Core.Coordinator;
 using HA.Core.Errors;
 using HA.Core.Events;
 using HA.Core.Leases;

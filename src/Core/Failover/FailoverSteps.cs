@@ -52,7 +52,11 @@ public static class FailoverSteps
                 return Decision.Wait($"primary {state.Primary} is lost ({verdict.Trigger}) but no candidate qualifies: {string.Join("; ", choice.Assessments.Select(a => $"{a.Node}: {a.RejectedBecause}"))}");
             var id = context.NewId();
             var term = state.Term + 1;
-            List<ClusterEvent> events = [new FailoverStarted(id, term, verdict.Trigger!, state.Primary, choice.Chosen, choice.Assessments, verdict.Observations) { By = by, CorrelationId = id }];
+            List<ClusterEvent> events =
+            [
+                new FailoverStarted(id, term, verdict.Trigger!, state.Primary, choice.Chosen, choice.Assessments, verdict.Observations)
+                { By = by, CorrelationId = id, TriggerKind = verdict.TriggerKind, ReferenceLsn = choice.ReferenceLsn?.ToString() },
+            ];
             if (state.Primary is { } old && state.Nodes.TryGetValue(old, out var oldNode) && !oldNode.Fenced)
                 events.Add(context.Issue(old, term, id, new Fence()));
             return new Decision($"failing over from {state.Primary} to {choice.Chosen} in term {term}: {verdict.Trigger}", events);

@@ -23,9 +23,11 @@ public sealed record DetectionSettings
     public TimeSpan PrimaryRestartTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
-/// <summary>The detector's verdict: <see cref="Trigger"/> is null while the primary is not lost.</summary>
+/// <summary>The detector's verdict: <see cref="Trigger"/> (the sentence) is null while the primary is not lost; <see cref="TriggerKind"/> says which rule found it lost.</summary>
 public sealed record PrimaryVerdict(string? Trigger, IReadOnlyList<Observation> Observations)
 {
+    public FailureTrigger? TriggerKind { get; init; }
+
     public bool Lost => Trigger is not null;
 }
 
@@ -42,15 +44,17 @@ public static class FailureDetector
         var observations = evidence.Observations
             .Select(o => new Observation(o.Observer, state.Primary ?? "", o.Reachable, o.Detail))
             .ToList();
-        if (state.Primary is not { } primary) return new PrimaryVerdict("the cluster has no primary", observations);
+        if (state.Primary is not { } primary) return new PrimaryVerdict("the cluster has no primary", observations) { TriggerKind = FailureTrigger.NoPrimary };
 
         if (evidence.DownSinceByOwnAgent is { } downSince && now - downSince >= settings.PrimaryRestartTimeout)
-            return new PrimaryVerdict($"agent of {primary} reports PostgreSQL down for {Seconds(now - downSince)} s and restarting it did not succeed within primary_restart_timeout ({Seconds(settings.PrimaryRestartTimeout)} s)", observations);
+            return new PrimaryVerdict($"agent of {primary} reports PostgreSQL down for {Seconds(now - downSince)} s and restarting it did not succeed within primary_restart_timeout ({Seconds(settings.PrimaryRestartTimeout)} s)", observations)
+            { TriggerKind = FailureTrigger.PostgresDown };
 
         if (evidence.PrimaryLeaseHolder != primary)
             return new PrimaryVerdict(evidence.PrimaryLeaseHolder is null
                 ? $"the primary lease of {primary} expired"
-                : $"the primary lease is held by {evidence.PrimaryLeaseHolder}, not by {primary}", observations);
+                : $"the primary lease is held by {evidence.PrimaryLeaseHolder}, not by {primary}", observations)
+            { TriggerKind = evidence.PrimaryLeaseHolder is null ? FailureTrigger.LeaseExpired : FailureTrigger.LeaseHeldElsewhere };
 
         // While the primary's own agent reports its PostgreSQL down, that agent is in charge: it restarts
         // it within primary_restart_timeout, and rule (a) decides — peers failing to reach it then say nothing new.
@@ -63,7 +67,8 @@ public static class FailureDetector
             .Distinct()
             .ToList();
         if (observers.Count > 0 && failing.Count * 2 > observers.Count)
-            return new PrimaryVerdict($"{primary} unreachable from {failing.Count} of {observers.Count} observers ({string.Join(", ", failing)}) for failure_timeout ({Seconds(settings.FailureTimeout)} s)", observations);
+            return new PrimaryVerdict($"{primary} unreachable from {failing.Count} of {observers.Count} observers ({string.Join(", ", failing)}) for failure_timeout ({Seconds(settings.FailureTimeout)} s)", observations)
+            { TriggerKind = FailureTrigger.Unreachable };
 
         return new PrimaryVerdict(null, observations);
     }

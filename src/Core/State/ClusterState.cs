@@ -92,6 +92,9 @@ public sealed record ActiveOperation(string Id, string Kind, DateTimeOffset Star
     public string? PromoteOutcome { get; init; }
     public string? CandidateLsn { get; init; }
 
+    /// <summary>The primary's last known position the candidates were judged against (FailoverStarted), null when unknown.</summary>
+    public string? ReferenceLsn { get; init; }
+
     /// <summary>A scheduled switchover waits until then.</summary>
     public DateTimeOffset? At { get; init; }
     public string? CheckpointDirective { get; init; }
@@ -419,6 +422,7 @@ public sealed class ClusterState
                     Term = f.Term,
                     FromFenced = f.OldPrimary is null || (Nodes.TryGetValue(f.OldPrimary, out var oldPrimary) && oldPrimary.Fenced),
                     CandidateLsn = f.Candidates.FirstOrDefault(c => c.Node == f.Candidate)?.ReceivedLsn,
+                    ReferenceLsn = f.ReferenceLsn,
                 };
                 break;
             case FailoverCompleted:

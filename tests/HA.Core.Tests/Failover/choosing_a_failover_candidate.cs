@@ -26,6 +26,8 @@ public sealed class choosing_a_failover_candidate
 
     private static string? Reason(CandidateChoice choice, string node) => choice.Assessments.Single(a => a.Node == node).RejectedBecause;
 
+    private static CandidateRejection? Kind(CandidateChoice choice, string node) => choice.Assessments.Single(a => a.Node == node).Rejection;
+
     [Fact]
     public void the_replica_with_the_highest_received_lsn_wins_and_the_others_say_why_not()
     {
@@ -38,6 +40,8 @@ public sealed class choosing_a_failover_candidate
         Assert.Equal("received LSN 0/4FFFF00 is behind n2's 0/5000000", Reason(choice, "n3"));
         Assert.Equal("it is the primary being replaced", Reason(choice, "n1"));
         Assert.Equal(256, choice.Assessments.Single(a => a.Node == "n3").LagBytes);
+        Assert.Equal((null, CandidateRejection.BehindCandidate, CandidateRejection.OldPrimary), (Kind(choice, "n2"), Kind(choice, "n3"), Kind(choice, "n1")));
+        Assert.Equal(PrimaryAt, choice.ReferenceLsn);
     }
 
     [Fact]
@@ -50,6 +54,8 @@ public sealed class choosing_a_failover_candidate
         Assert.Equal("n3", choice.Chosen);
         Assert.Equal("same received LSN as n3 but lower failover_priority (1 < 5)", Reason(choice, "n2"));
         Assert.Equal("same received LSN and failover_priority as n3, which comes first by name", Reason(choice, "n4"));
+        Assert.Equal((CandidateRejection.LowerPriority, CandidateRejection.LaterByName), (Kind(choice, "n2"), Kind(choice, "n4")));
+        Assert.True(FailoverPolicy.OnlyRankedLower(CandidateRejection.LowerPriority) && FailoverPolicy.OnlyRankedLower(CandidateRejection.LaterByName));
     }
 
     [Fact]
@@ -79,6 +85,12 @@ public sealed class choosing_a_failover_candidate
         Assert.Equal("lag 16777216 bytes behind the primary's last known 0/5000000 exceeds maximum_lag_on_failover (1000)", Reason(choice, "n7"));
         Assert.Equal("it is not in recovery (not a standby)", Reason(choice, "n8"));
         Assert.All(choice.Assessments, a => Assert.NotNull(a.RejectedBecause));
+        Assert.Equal(
+            [CandidateRejection.OldPrimary, CandidateRejection.Detached, CandidateRejection.NoFailover, CandidateRejection.StaleReport, CandidateRejection.Unhealthy,
+             CandidateRejection.NoReport, CandidateRejection.LagOverMaximum, CandidateRejection.NotInRecovery],
+            choice.Assessments.Select(a => a.Rejection!.Value));
+        // Only lagging may be overridden by an operator accepting data loss; none of the others.
+        Assert.Equal([CandidateRejection.LagOverMaximum], choice.Assessments.Select(a => a.Rejection!.Value).Where(FailoverPolicy.MayOnlyLackCommits));
     }
 
     [Fact]
@@ -92,6 +104,7 @@ public sealed class choosing_a_failover_candidate
 
         Assert.Equal("n3", choice.Chosen);
         Assert.Equal("not a synchronous standby (synchronous_mode on, standbys n3): only a node with every acknowledged commit may be promoted", Reason(choice, "n2"));
+        Assert.Equal(CandidateRejection.NotSynchronous, Kind(choice, "n2"));
     }
 
     [Fact]
@@ -111,7 +124,9 @@ public sealed class choosing_a_failover_candidate
         choice = FailoverPolicy.ChooseCandidate(scenario.State, reports, PrimaryAt, Settings, Now);
         Assert.Null(choice.Chosen);
         Assert.Equal("only 1 of the synchronous standbys (n2, n3, n4, 2 acknowledge each commit) can be assessed; 2 are needed to be sure to find every acknowledged commit", Reason(choice, "n2"));
-        Assert.True(FailoverPolicy.OnlyMayLackCommits(Reason(choice, "n2")!));
+        var rejection = choice.Assessments.Single(a => a.Node == "n2").Rejection;
+        Assert.Equal(CandidateRejection.TooFewSynchronousStandbys, rejection);
+        Assert.True(FailoverPolicy.MayOnlyLackCommits(rejection!.Value));
     }
 
     [Fact]
@@ -125,6 +140,7 @@ public sealed class choosing_a_failover_candidate
 
         Assert.Null(choice.Chosen);
         Assert.Equal("no synchronous standby is recorded (synchronous_mode on): none is known to have every acknowledged commit", Reason(choice, "n2"));
+        Assert.Equal(CandidateRejection.NoSynchronousStandby, Kind(choice, "n2"));
     }
 
     [Fact]
@@ -139,5 +155,6 @@ public sealed class choosing_a_failover_candidate
 
         Assert.Equal("n3", choice.Chosen);
         Assert.Equal("its role is FormerPrimary, not a replica", Reason(choice, "n1"));
+        Assert.Equal(CandidateRejection.NotReplica, Kind(choice, "n1"));
     }
 }

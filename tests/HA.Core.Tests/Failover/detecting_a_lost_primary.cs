@@ -1,3 +1,4 @@
+using HA.Core.Events;
 using HA.Core.Failover;
 using HA.Core.Tests.State;
 
@@ -36,6 +37,8 @@ public sealed class detecting_a_lost_primary
 
         var verdict = FailureDetector.JudgePrimary(state, new PrimaryEvidence(null, "n1", [Unreachable("n2", 5), Unreachable("n3", 5), Unreachable("n4", 3), Reachable("n5")]), Settings, Now);
         Assert.Equal("n1 unreachable from 3 of 4 observers (n2, n3, n4) for failure_timeout (3 s)", verdict.Trigger);
+        Assert.Equal(FailureTrigger.Unreachable, verdict.TriggerKind);
+        Assert.Null(notYet.TriggerKind);
         Assert.Equal(4, verdict.Observations.Count);
         Assert.All(verdict.Observations, o => Assert.Equal("n1", o.Target));
     }
@@ -45,6 +48,7 @@ public sealed class detecting_a_lost_primary
     {
         var verdict = FailureDetector.JudgePrimary(Scenario.Bootstrapped().State, new PrimaryEvidence(null, null, [Reachable("n2"), Reachable("n3")]), Settings, Now);
         Assert.Equal("the primary lease of n1 expired", verdict.Trigger);
+        Assert.Equal(FailureTrigger.LeaseExpired, verdict.TriggerKind);
     }
 
     [Fact]
@@ -54,6 +58,7 @@ public sealed class detecting_a_lost_primary
         Assert.False(FailureDetector.JudgePrimary(state, new PrimaryEvidence(Now.AddSeconds(-4), "n1", []), Settings, Now).Lost);
         var verdict = FailureDetector.JudgePrimary(state, new PrimaryEvidence(Now.AddSeconds(-10), "n1", []), Settings, Now);
         Assert.Equal("agent of n1 reports PostgreSQL down for 10 s and restarting it did not succeed within primary_restart_timeout (10 s)", verdict.Trigger);
+        Assert.Equal(FailureTrigger.PostgresDown, verdict.TriggerKind);
 
         var failFast = FailureDetector.JudgePrimary(state, new PrimaryEvidence(Now, "n1", []), Settings with { PrimaryRestartTimeout = TimeSpan.Zero }, Now);
         Assert.True(failFast.Lost);
@@ -68,5 +73,15 @@ public sealed class detecting_a_lost_primary
 
         var agentSilent = FailureDetector.JudgePrimary(state, new PrimaryEvidence(null, "n1", [Unreachable("n2", 5), Unreachable("n3", 5)]), Settings, Now);
         Assert.True(agentSilent.Lost);
+    }
+
+    [Fact]
+    public void a_primary_lease_held_by_another_node_or_no_primary_at_all_loses_it()
+    {
+        var elsewhere = FailureDetector.JudgePrimary(Scenario.Bootstrapped().State, new PrimaryEvidence(null, "n2", []), Settings, Now);
+        Assert.Equal(("the primary lease is held by n2, not by n1", FailureTrigger.LeaseHeldElsewhere), (elsewhere.Trigger, elsewhere.TriggerKind));
+
+        var none = FailureDetector.JudgePrimary(new HA.Core.State.ClusterState(), new PrimaryEvidence(null, null, []), Settings, Now);
+        Assert.Equal(("the cluster has no primary", FailureTrigger.NoPrimary), (none.Trigger, none.TriggerKind));
     }
 }
