@@ -37,4 +37,13 @@ public sealed class sending_typed_directives_over_wolverine
         Assert.Equal(result, back);
         Assert.Equal(outcome, Assert.IsType<DirectiveSucceeded>(back.ToEvent()).Outcome);
     }
+
+    [Fact]
+    public void the_api_shows_a_directive_as_its_record_in_snake_case()
+    {
+        var issued = new DirectiveIssued("d1", "n2", DirectiveKind.Promote, 3, 7, DateTimeOffset.UnixEpoch, new Promote("", "0/5000200")) { By = Initiator.Coordinator("n1"), CorrelationId = "sw1" };
+        var view = HA.Api.Http.ReadJson.Event(new HA.Core.History.RecordedEvent("demo", 9, 9, DateTimeOffset.UnixEpoch, 7, issued));
+        Assert.Equal("""{"$type":"promote","synchronous_standby_names":"","after_lsn":"0/5000200"}""", view.Data.GetProperty("directive").GetRawText());
+        Assert.EndsWith("directive_issued — PROMOTE → n2 (directive d1, term 3, after 0/5000200, synchronous_standby_names '') (by coordinator n1)", view.Line, StringComparison.Ordinal);
+    }
 }
