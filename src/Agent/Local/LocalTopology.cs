@@ -13,7 +13,12 @@ public sealed record LocalNodeSpec(string Name, int Port);
 public sealed record LocalTopology(string ClusterName, int WitnessPort, IReadOnlyList<LocalNodeSpec> Nodes, string ListenAddress = "127.0.0.1")
 {
     public const string WitnessName = "witness";
-    public const int DefaultBasePort = 55432;
+    /// <summary>
+    /// Below the kernel's ephemeral range (32768-60999 by default): a port in it may be held for a while
+    /// by any outgoing connection that happened to be given it, and the demo would find it "in use". The
+    /// demo's ports run up to about base + 1250 (agents and proxies included).
+    /// </summary>
+    public const int DefaultBasePort = 15432;
 
     /// <summary>Nodes n1..nN on base+1..base+N, the witness on base.</summary>
     public static LocalTopology Generate(string clusterName, int nodeCount, int basePort) =>

@@ -34,7 +34,7 @@ public static class DemoCommand
           --dir DIR          where the demo lives (default ./.pgha-demo)
           --reset            destroy what DIR holds and build from scratch
           --nodes N          1 primary + N-1 replicas (1-16, default 3)
-          --base-port PORT   witness on PORT, nodes on PORT+1.. (default 55432)
+          --base-port PORT   witness on PORT, nodes on PORT+1.. (default 15432)
           --topology FILE    JSON or YAML topology: cluster, listen_address, base_port, witness.port,
                              nodes (name, port) or replicas (a count); the first node starts as primary
           --pg-bin DIR       PostgreSQL's bin directory (default: pg_config, then /usr/lib/postgresql/*/bin)
@@ -53,7 +53,7 @@ public static class DemoCommand
 
         examples:
           pgha demo
-          pgha demo --reset --nodes 5 --base-port 56000
+          pgha demo --reset --nodes 5 --base-port 26000
           pgha demo --topology cluster.yaml
           pgha demo --synchronous on
           pgha demo status --json

@@ -9,8 +9,8 @@ namespace HA.Api.Demo;
 /// <code>
 /// cluster: shop            # optional, default "demo"
 /// listen_address: 127.0.0.1
-/// base_port: 56000         # witness port and the start of the default node ports
-/// witness: { port: 56000 } # optional
+/// base_port: 26000         # witness port and the start of the default node ports
+/// witness: { port: 26000 } # optional
 /// replicas: 2              # optional when nodes are listed
 /// nodes:                   # optional when replicas is given; the first node starts as primary
 ///   - { name: alpha, port: 56001 }
@@ -48,7 +48,7 @@ public static class TopologyFile
         var witnessPort = basePort;
         if (values.TryGetValue("witness", out var w))
         {
-            if (w is not YamlMappingNode witness) throw new TopologyError($"{source}: witness must be a mapping like {{ port: 56000 }}");
+            if (w is not YamlMappingNode witness) throw new TopologyError($"{source}: witness must be a mapping like {{ port: 26000 }}");
             var witnessValues = Mapping(witness, source, "witness.", ["port"]);
             if (witnessValues.TryGetValue("port", out var p)) witnessPort = Number(p, source, "witness.port");
         }
