@@ -129,11 +129,12 @@ public sealed class AgentCluster : IAsyncDisposable
 
     public IReadOnlyDictionary<string, string> ConnectionStrings => Nodes.ToDictionary(n => n, ConnectionString, StringComparer.Ordinal);
 
-    public PghaProcess StartAgent(string node)
+    /// <param name="environment">variables the agent gets besides this process's (NOTIFY_SOCKET, for instance)</param>
+    public PghaProcess StartAgent(string node, IReadOnlyDictionary<string, string>? environment = null)
     {
         if (_agents.TryGetValue(node, out var running) && !running.HasExited) throw new InvalidOperationException($"the agent of {node} is already running");
         if (running is not null) _logs[node] = _logs.GetValueOrDefault(node, "") + running.Output + running.Error;
-        return _agents[node] = PghaProcess.Start("run", "--config", Configs[node]);
+        return _agents[node] = PghaProcess.Start(environment, "run", "--config", Configs[node]);
     }
 
     /// <summary>The last agent process started for <paramref name="node"/>.</summary>

@@ -34,7 +34,10 @@ public sealed class PghaProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static PghaProcess Start(params string[] arguments)
+    public static PghaProcess Start(params string[] arguments) => Start(null, arguments);
+
+    /// <summary>Starts pgha with <paramref name="environment"/> added to this process's variables.</summary>
+    public static PghaProcess Start(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -45,6 +48,7 @@ public sealed class PghaProcess : IAsyncDisposable
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgha.dll"));
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start pgha");
         return new PghaProcess(process);
     }

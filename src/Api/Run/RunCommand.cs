@@ -16,6 +16,7 @@ using HA.Core.Leases;
 using HA.Projections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Wolverine.Runtime;
 
@@ -310,12 +311,22 @@ internal sealed class RunningNode : IAsyncDisposable
             return Task.CompletedTask;
         }, stop.Token);
 
+        // Under systemd (Type=notify): ready only now that the agent has done a round and its API, gossip
+        // and directive queue serve; systemd then starts what is ordered after pgha.
+        var systemd = new SystemdNotifier();
+        if (systemd.IsEnabled)
+        {
+            systemd.Notify(new ServiceState($"STATUS=node {config.Node.Name} of cluster {config.Cluster}: agent running"));
+            systemd.Notify(ServiceState.Ready);
+        }
+
         try
         {
             await Task.WhenAny(agentLoop, campaignLoop, _ended.Task, Task.Delay(Timeout.Infinite, stopping)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) { }
         _logger.LogInformation("pgha run: stopping node {Node}", config.Node.Name);
+        if (systemd.IsEnabled) systemd.Notify(ServiceState.Stopping);
         await stop.CancelAsync();
         await Quietly(agentLoop);
         await Quietly(campaignLoop);
