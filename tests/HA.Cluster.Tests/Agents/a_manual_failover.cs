@@ -29,6 +29,9 @@ public sealed class a_manual_failover(ITestOutputHelper output)
         Assert.Equal(0, (await PghaProcess.RunAsync("pause", "--config", config, "--reason", "night")).ExitCode);
         agents.KillPostgres("n1");
         agents.KillAgent("n1");
+        // Until n1's last heartbeat (which may still say "running") goes stale, the coordinator rightly
+        // calls n1 healthy and refuses a failover; seen in CI when the next three commands took 1.3 s.
+        await agents.WaitForStateAsync(s => s.Nodes["n1"].Health != NodeHealth.Healthy, AgentScenario.Long, "the coordinator no longer hears n1");
 
         var paused = await PghaProcess.RunAsync("failover", "--config", config, "--to", "n3");
         Assert.Equal((1, "pgha: cluster test: FailoverRequested refused: cluster test is paused (night): add --force to fail over anyway (409 from POST /api/v1/cluster/failover?wait=60000ms)"), (paused.ExitCode, paused.Error.Trim()));
