@@ -54,7 +54,7 @@ public sealed partial class WitnessStore : IAsyncDisposable
     public static async Task<WitnessStore> OpenAsync(WitnessStoreOptions options, CancellationToken cancellationToken = default)
     {
         // Times come back from the database as UTC whatever the server's time zone.
-        var connectionString = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Timezone = "UTC" }.ConnectionString;
+        var connectionString = new NpgsqlConnectionStringBuilder(WitnessSessions.ConnectionString(options.ConnectionString)) { Timezone = "UTC" }.ConnectionString;
         var dataSource = NpgsqlDataSource.Create(connectionString);
         var store = DocumentStore.For(opts =>
         {

@@ -38,7 +38,7 @@ public static class AgentHost
             opts.Discovery.DisableConventionalDiscovery();
             opts.Discovery.IncludeType(typeof(DirectiveEnvelopeHandler));
             opts.Discovery.IncludeType(typeof(DirectiveResultHandler));
-            opts.UsePostgresqlPersistenceAndTransport(witnessConnectionString, wolverineSchema)
+            opts.UsePostgresqlPersistenceAndTransport(HA.Projections.WitnessSessions.ConnectionString(witnessConnectionString), wolverineSchema)
                 .AutoProvision()
                 .EnableQueueNotifications();
             opts.PublishMessage<DirectiveResult>().ToPostgresqlQueue(DirectiveOutbox.ResultQueueName(cluster));

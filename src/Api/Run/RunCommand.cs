@@ -265,6 +265,20 @@ internal sealed class RunningNode : IAsyncDisposable
         }
     }
 
+    /// <summary>Tells systemd (when NOTIFY_SOCKET names it); a socket that cannot be reached is logged, never fatal.</summary>
+    private void Notify(SystemdNotifier systemd, params ServiceState[] states)
+    {
+        if (!systemd.IsEnabled) return;
+        try
+        {
+            foreach (var state in states) systemd.Notify(state);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            _logger.LogWarning("pgha run: cannot notify systemd through NOTIFY_SOCKET: {Error}", e.Message);
+        }
+    }
+
     private async Task<HA.Core.State.ClusterState?> ReadStateAsync(CancellationToken cancellationToken)
     {
         try
@@ -314,11 +328,7 @@ internal sealed class RunningNode : IAsyncDisposable
         // Under systemd (Type=notify): ready only now that the agent has done a round and its API, gossip
         // and directive queue serve; systemd then starts what is ordered after pgha.
         var systemd = new SystemdNotifier();
-        if (systemd.IsEnabled)
-        {
-            systemd.Notify(new ServiceState($"STATUS=node {config.Node.Name} of cluster {config.Cluster}: agent running"));
-            systemd.Notify(ServiceState.Ready);
-        }
+        Notify(systemd, new ServiceState($"STATUS=node {config.Node.Name} of cluster {config.Cluster}: agent running"), ServiceState.Ready);
 
         try
         {
@@ -326,7 +336,7 @@ internal sealed class RunningNode : IAsyncDisposable
         }
         catch (OperationCanceledException) { }
         _logger.LogInformation("pgha run: stopping node {Node}", config.Node.Name);
-        if (systemd.IsEnabled) systemd.Notify(ServiceState.Stopping);
+        Notify(systemd, ServiceState.Stopping);
         await stop.CancelAsync();
         await Quietly(agentLoop);
         await Quietly(campaignLoop);
