@@ -34,7 +34,7 @@ public static class RestartHandler
             probe = await NodeProbe.ReadAsync(instance.Settings, cancellationToken).ConfigureAwait(false);
         }
         var pending = (await PostgresParameters.PendingRestartAsync(instance.Settings, cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
-        var upstream = node.Peers.FirstOrDefault(p => p.Value.Host == probe.UpstreamHost && p.Value.Port == probe.UpstreamPort).Key ?? $"{probe.UpstreamHost}:{probe.UpstreamPort}";
+        var upstream = node.UpstreamOf(probe) ?? $"{probe.UpstreamHost}:{probe.UpstreamPort}";
         return new(new Restarted(directive.ParametersVersion, upstream, pending), ParameterDirective.Answer($"restarted (fast), streaming from {upstream}", directive.ParametersVersion, pending));
     }
 

@@ -130,19 +130,11 @@ public sealed class NodeObserver(NodeAgentOptions options, Func<CancellationToke
                 ReceivedLsn = _probe?.ReceivedLsn?.ToString(),
                 ReplayedLsn = _probe?.ReplayedLsn?.ToString(),
                 LagBytes = null,
-                Upstream = UpstreamName(_probe),
+                Upstream = options.Context.UpstreamOf(_probe),
                 Detail = _detail,
                 StateVersion = _state?.Version ?? 0,
                 Peers = [.. _peers.Values],
             };
         }
-    }
-
-    /// <summary>The member this standby streams from, by name when its address is a member's (as this node's configuration knows them), else host:port.</summary>
-    private string? UpstreamName(NodeState? probe)
-    {
-        if (probe?.UpstreamHost is not { } host) return null;
-        var member = options.Context.Peers.FirstOrDefault(p => p.Value.Host == host && p.Value.Port == probe.UpstreamPort).Key;
-        return member ?? $"{host}:{probe.UpstreamPort}";
     }
 }

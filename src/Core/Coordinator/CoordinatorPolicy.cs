@@ -188,7 +188,7 @@ public static partial class CoordinatorPolicy
             var primary = state.Primary;
             var own = primary is null ? null : evidence.Fresh(primary);
             var observations = evidence.Heartbeats.Values
-                .Where(r => r.Node != primary && Now - r.ReceivedAt <= _settings.HeartbeatFreshness)
+                .Where(r => r.Node != primary && evidence.Fresh(r.Node) is not null)
                 .SelectMany(r => r.Peers.Where(p => p.Peer == primary).Select(p => new PrimaryObservation(r.Node, p.Reachable, p.UnreachableSince, p.Detail)))
                 .ToList();
 
